@@ -1,0 +1,144 @@
+"""The fti error tree. Every error a user can cause is an :class:`FtiError`.
+
+::
+
+    FtiError                      code            http
+    ├── ConfigError               config_error     500
+    ├── MissingDependencyError    missing_dependency 500
+    ├── InvalidNameError          invalid_name     422
+    ├── NotFoundError             not_found        404
+    │   └── KeyNotFoundError      key_not_found    404
+    ├── AlreadyExistsError        already_exists   409
+    ├── SchemaError               schema_error     422
+    ├── DataValidationError       validation_failed 422
+    ├── ExpectationError          invalid_expectation 422
+    ├── QueryError                query_error      422
+    ├── TransformationError       transformation_error 422
+    ├── PromotionError            promotion_refused 409
+    ├── ArtifactIntegrityError    artifact_integrity 500
+    └── StoreError                store_error      503
+
+Each class carries a stable ``code`` and the HTTP status the server answers with, so one
+handler maps them and a REST client can raise the same class again.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class FtiError(Exception):
+    """Base class of every error fti raises on purpose."""
+
+    code: ClassVar[str] = "fti_error"
+    http_status: ClassVar[int] = 500
+
+
+class ConfigError(FtiError):
+    """A setting, fti.toml entry or backend URL is invalid."""
+
+    code = "config_error"
+
+
+class MissingDependencyError(FtiError):
+    """An optional dependency is needed; the message names the extra to install."""
+
+    code = "missing_dependency"
+
+    def __init__(self, module: str, extra: str) -> None:
+        super().__init__(
+            f"{module!r} is not installed; it is needed here. Install it with: "
+            f"pip install 'fti[{extra}]'"
+        )
+        self.module = module
+        self.extra = extra
+
+
+class InvalidNameError(FtiError):
+    """A project, group, view, model or feature name breaks the naming rule."""
+
+    code = "invalid_name"
+    http_status = 422
+
+
+class NotFoundError(FtiError):
+    """The named object (group, view, model, version, commit...) does not exist."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class KeyNotFoundError(NotFoundError):
+    """An entity key has no row in the online store."""
+
+    code = "key_not_found"
+
+
+class AlreadyExistsError(FtiError):
+    """An object with this name and version exists already."""
+
+    code = "already_exists"
+    http_status = 409
+
+
+class SchemaError(FtiError):
+    """Input data does not fit a schema: missing, unknown or lossy columns, null keys."""
+
+    code = "schema_error"
+    http_status = 422
+
+
+class DataValidationError(FtiError):
+    """Input data failed the group's expectations; ``report`` says which rows and checks."""
+
+    code = "validation_failed"
+    http_status = 422
+
+    def __init__(self, message: str, report: Any) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class ExpectationError(FtiError):
+    """Expectations given to a feature group cannot be stored (e.g. a custom, unserializable check)."""
+
+    code = "invalid_expectation"
+    http_status = 422
+
+
+class QueryError(FtiError):
+    """A query or join cannot be built as asked."""
+
+    code = "query_error"
+    http_status = 422
+
+
+class TransformationError(FtiError):
+    """A transformation is invalid or gives different results online and offline."""
+
+    code = "transformation_error"
+    http_status = 422
+
+
+class PromotionError(FtiError):
+    """A model version cannot take an alias; ``problems`` lists each reason."""
+
+    code = "promotion_refused"
+    http_status = 409
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class ArtifactIntegrityError(FtiError):
+    """A stored artifact file is missing or does not match its manifest."""
+
+    code = "artifact_integrity"
+
+
+class StoreError(FtiError):
+    """A backend store failed or is unreachable."""
+
+    code = "store_error"
+    http_status = 503
