@@ -6,6 +6,7 @@
     ├── ConfigError               config_error     500
     ├── MissingDependencyError    missing_dependency 500
     ├── InvalidNameError          invalid_name     422
+    ├── InvalidArgumentError      invalid_argument 422
     ├── NotFoundError             not_found        404
     │   └── KeyNotFoundError      key_not_found    404
     ├── AlreadyExistsError        already_exists   409
@@ -61,6 +62,13 @@ class InvalidNameError(FtiError):
     http_status = 422
 
 
+class InvalidArgumentError(FtiError, ValueError):
+    """An argument has a value the function does not accept (e.g. an unknown return_type)."""
+
+    code = "invalid_argument"
+    http_status = 422
+
+
 class NotFoundError(FtiError):
     """The named object (group, view, model, version, commit...) does not exist."""
 
@@ -100,7 +108,7 @@ class DataValidationError(FtiError):
 
 
 class ExpectationError(FtiError):
-    """Expectations given to a feature group cannot be stored (e.g. a custom, unserializable check)."""
+    """Expectations cannot be stored with a group (e.g. a custom, unserializable check)."""
 
     code = "invalid_expectation"
     http_status = 422

@@ -1,3 +1,33 @@
+"""The ``fti`` command: one sub-command module per noun; they parse, call and print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-app = typer.Typer()
+from fti.cli import demo, feature_groups
+from fti.cli.context import CliState
+
+app = typer.Typer(
+    name="fti",
+    help="Feature, training and inference pipelines over one feature store and model registry.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(feature_groups.app, name="feature-groups")
+app.command("demo")(demo.run)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None, typer.Option(help="fti home folder (default: $FTI_HOME or ./.fti).")
+    ] = None,
+    project: Annotated[str, typer.Option(help="Project name.")] = "default",
+) -> None:
+    """fti: versioned features, point-in-time training data, models and predictions."""
+    ctx.obj = CliState(home=home, project=project)

@@ -1,0 +1,37 @@
+"""State shared by the CLI commands: where to connect, and how errors are shown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from fti.errors import FtiError
+from fti.project import Project, connect
+
+console = Console()
+errors = Console(stderr=True)
+
+
+@dataclass
+class CliState:
+    """Options given before the sub-command."""
+
+    home: Path | None
+    project: str
+
+
+@contextmanager
+def open_project(ctx: typer.Context) -> Iterator[Project]:
+    """Connect with the global options; an FtiError becomes a message and exit code 2."""
+    state: CliState = ctx.obj
+    try:
+        with connect(state.home, state.project) as project:
+            yield project
+    except FtiError as exc:
+        errors.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from exc

@@ -1,0 +1,442 @@
+"""Descriptive statistics of a feature group's columns, computed for each commit.
+
+:func:`compute_statistics` summarizes an Arrow table column by column into
+:class:`FeatureStatistics` records that round-trip through JSON, so they can be stored beside
+the commit they describe and compared between commits.
+
+What each fti type gets:
+
+=====================  =====================================================================
+type                   statistics besides count, null_count and approx_distinct
+=====================  =====================================================================
+int32, int64           min, max, mean, stddev, histogram
+float32, float64       nan_count, inf_count, and min, max, mean, stddev, histogram over the
+                       finite values only
+bool                   mean (the share of ``True``), stddev
+string                 min, max (by code point), top_values
+date, timestamp        min, max as ISO 8601 strings (timestamps in UTC when tz-aware, to the
+                       microsecond: nanoseconds are cut off)
+list<float32/64>       count and null_count only: approx_distinct is ``None`` and there is no
+                       min, max or histogram, as an embedding has no order or single scale
+=====================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fti.errors import SchemaError
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+__all__ = [
+    "FTI_TYPES",
+    "HISTOGRAM_BINS",
+    "TOP_VALUES",
+    "FeatureStatistics",
+    "compute_statistics",
+]
+
+HISTOGRAM_BINS = 20
+"""Number of equal-width bins in a numeric column's histogram."""
+
+TOP_VALUES = 10
+"""Largest number of most frequent values kept for a string column."""
+
+_INTEGERS = frozenset({"int32", "int64"})
+_FLOATS = frozenset({"float32", "float64"})
+_NUMBERS = _INTEGERS | _FLOATS
+_LISTS = frozenset({"list<float32>", "list<float64>"})
+FTI_TYPES = _NUMBERS | _LISTS | {"bool", "string", "date", "timestamp"}
+"""The fti type names :func:`compute_statistics` accepts."""
+
+_RELATION = "fti_statistics_input"
+
+# DuckDB gives each Arrow record batch to one thread, so one big chunk would be scanned by one
+# thread; slicing (zero-copy) into batches of this many rows lets every core take part.
+_BATCH_ROWS = 64 * 1024
+
+# JSON-friendly scalar for min and max: dates and timestamps are turned into ISO strings.
+Scalar = int | float | str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureStatistics:
+    """Statistics of one feature (column) at one commit; see the module docstring per type.
+
+    ``min``, ``max``, ``mean`` and ``stddev`` are ``None`` when the column has no non-null
+    (for floats: finite) value; ``stddev`` is the sample standard deviation, so it also needs two.
+    ``histogram`` lists :data:`HISTOGRAM_BINS` bins ``{"lower", "upper", "count"}``: each holds
+    ``lower <= x < upper`` and the last also ``x == upper``. A column whose finite values are
+    all equal gets one bin ``[min, max]``; one without finite values gets ``None``.
+    ``top_values`` lists up to :data:`TOP_VALUES` ``{"value", "count"}``, most frequent first,
+    equal counts by value.
+    """
+
+    name: str
+    type: str
+    count: int
+    null_count: int
+    nan_count: int = 0
+    inf_count: int = 0
+    min: Scalar = None
+    max: Scalar = None
+    mean: float | None = None
+    stddev: float | None = None
+    approx_distinct: int | None = None
+    histogram: list[dict[str, Any]] | None = None
+    top_values: list[dict[str, Any]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the statistics as a JSON-serializable dict (a deep copy)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureStatistics:
+        """Build statistics from :meth:`to_dict` output; keys it does not know are ignored.
+
+        Raises SchemaError when a required key (name, type, count, null_count) is missing.
+        """
+        fields = {field.name for field in dataclasses.fields(cls)}
+        missing = sorted(
+            field.name
+            for field in dataclasses.fields(cls)
+            if field.default is dataclasses.MISSING and field.name not in data
+        )
+        if missing:
+            raise SchemaError(f"feature statistics lack the keys {missing}")
+        kwargs = {key: value for key, value in data.items() if key in fields}
+        # Copy the nested lists so the frozen record shares no mutable state with the input.
+        for key in ("histogram", "top_values"):
+            if kwargs.get(key) is not None:
+                kwargs[key] = [dict(item) for item in kwargs[key]]
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    """A requested column: its position in the queries, name, fti type and SQL expressions."""
+
+    index: int
+    name: str
+    type: str
+
+    @property
+    def value(self) -> str:
+        return f"v{self.index}"
+
+    @property
+    def finite(self) -> str:
+        """The alias holding the column's finite values as DOUBLE, NULL elsewhere (floats)."""
+        return f"f{self.index}"
+
+    def projection(self) -> list[str]:
+        """The inner SELECT items the aggregates of this column read."""
+        column = _quote(self.name)
+        if self.type == "string":
+            # Dictionary-encoded strings arrive as ENUM, whose order is not lexicographic.
+            items = [f"{column}::VARCHAR AS {self.value}"]
+        else:
+            items = [f"{column} AS {self.value}"]
+        if self.type in _FLOATS:
+            items.append(f"CASE WHEN isfinite({column}) THEN {column}::DOUBLE END AS {self.finite}")
+        return items
+
+
+def compute_statistics(table: pa.Table, types: Mapping[str, str]) -> dict[str, FeatureStatistics]:
+    """Return the statistics of each column named in ``types``, keyed by column name.
+
+    ``types`` maps a column of ``table`` to its fti type name (one of :data:`FTI_TYPES`);
+    other columns of ``table`` are left out. Raises SchemaError when a named column is missing
+    or duplicated, a type name is unknown, or the column's Arrow type does not fit its type.
+    """
+    import duckdb
+    import pyarrow as pa
+
+    columns = _check_columns(table, types)
+    if not columns:
+        return {}
+    table = pa.Table.from_batches(table.to_batches(max_chunksize=_BATCH_ROWS), table.schema)
+    with duckdb.connect() as con:
+        # Timestamps come back as datetimes in the session zone; UTC keeps them deterministic.
+        con.execute("SET TimeZone = 'UTC'")
+        con.register(_RELATION, table)
+        # Strings are summarized from their grouped values (see _string_statistics), so the
+        # scalar query leaves them out rather than converting every string twice.
+        found = _scalar_statistics(con, [c for c in columns if c.type != "string"])
+        histograms = _histograms(con, columns, found)
+        strings = [column for column in columns if column.type == "string"]
+        found |= _string_statistics(con, strings, table.num_rows)
+    results = {}
+    for column in columns:
+        found_here = found[column.index]
+        results[column.name] = FeatureStatistics(
+            name=column.name,
+            type=column.type,
+            count=table.num_rows,
+            null_count=int(found_here["null_count"]),
+            nan_count=int(found_here.get("nan_count", 0)),
+            inf_count=int(found_here.get("inf_count", 0)),
+            min=_json_scalar(found_here.get("min")),
+            max=_json_scalar(found_here.get("max")),
+            mean=found_here.get("mean"),
+            stddev=found_here.get("stddev"),
+            approx_distinct=found_here.get("approx_distinct"),
+            histogram=histograms.get(column.index),
+            top_values=found_here.get("top_values"),
+        )
+    return results
+
+
+def _arrow_type_fits(fti_type: str, arrow_type: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    checks: dict[str, Callable[[pa.DataType], bool]] = {
+        "bool": pa.types.is_boolean,
+        "int32": pa.types.is_integer,
+        "int64": pa.types.is_integer,
+        "float32": pa.types.is_floating,
+        "float64": pa.types.is_floating,
+        "string": lambda t: (
+            pa.types.is_string(t)
+            or pa.types.is_large_string(t)
+            or pa.types.is_string_view(t)
+            or (pa.types.is_dictionary(t) and _is_string_type(t.value_type))
+        ),
+        "date": pa.types.is_date,
+        "timestamp": pa.types.is_timestamp,
+        "list<float32>": _is_float_list,
+        "list<float64>": _is_float_list,
+    }
+    return checks[fti_type](arrow_type)
+
+
+def _is_string_type(arrow_type: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type))
+
+
+def _is_float_list(arrow_type: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    is_list = (
+        pa.types.is_list(arrow_type)
+        or pa.types.is_large_list(arrow_type)
+        or pa.types.is_fixed_size_list(arrow_type)
+    )
+    return bool(is_list and pa.types.is_floating(arrow_type.value_type))
+
+
+def _check_columns(table: pa.Table, types: Mapping[str, str]) -> list[_Column]:
+    columns = []
+    for index, (name, fti_type) in enumerate(types.items()):
+        if fti_type not in FTI_TYPES:
+            raise SchemaError(
+                f"column {name!r} has unknown type {fti_type!r}; use one of {sorted(FTI_TYPES)}"
+            )
+        positions = table.schema.get_all_field_indices(name)
+        if len(positions) != 1:
+            problem = "is missing from" if not positions else "appears more than once in"
+            raise SchemaError(f"column {name!r} {problem} the table")
+        arrow_type = table.schema.field(positions[0]).type
+        if not _arrow_type_fits(fti_type, arrow_type):
+            raise SchemaError(
+                f"column {name!r} holds Arrow {arrow_type}, which does not fit type {fti_type!r}"
+            )
+        columns.append(_Column(index, name, fti_type))
+    return columns
+
+
+def _scalar_statistics(
+    con: duckdb.DuckDBPyConnection, columns: list[_Column]
+) -> dict[int, dict[str, Any]]:
+    """Every per-column scalar in one aggregate query, so the table is scanned once."""
+    if not columns:
+        return {}
+    aggregates: list[tuple[int, str, str]] = []
+    for column in columns:
+        value, finite = column.value, column.finite
+        wanted = {"null_count": f"count(*) - count({value})"}
+        if column.type in _LISTS:
+            aggregates.extend((column.index, key, sql) for key, sql in wanted.items())
+            continue
+        wanted["approx_distinct"] = f"approx_count_distinct({value})"
+        if column.type in _FLOATS:
+            # NaN sorts above every number in DuckDB and inf would swamp the moments, so the
+            # order statistics, moments and histogram all read the finite values only.
+            wanted |= {
+                "nan_count": f"count(*) FILTER (WHERE isnan({value}))",
+                "inf_count": f"count(*) FILTER (WHERE isinf({value}))",
+                "finite_count": f"count({finite})",
+                "min": f"min({finite})",
+                "max": f"max({finite})",
+                # favg sums with compensation, so values that cancel do not lose the mean.
+                "mean": f"favg({finite})",
+                "stddev": f"stddev_samp({finite})",
+            }
+        elif column.type in _INTEGERS:
+            wanted |= {
+                "finite_count": f"count({value})",
+                "min": f"min({value})",
+                "max": f"max({value})",
+                "mean": f"avg({value})",
+                "stddev": f"stddev_samp({value})",
+            }
+        elif column.type == "bool":
+            wanted |= {
+                "mean": f"avg({value}::INTEGER)",
+                "stddev": f"stddev_samp({value}::INTEGER)",
+            }
+        else:
+            wanted |= {"min": f"min({value})", "max": f"max({value})"}
+        aggregates.extend((column.index, key, sql) for key, sql in wanted.items())
+
+    projection = ", ".join(item for column in columns for item in column.projection())
+    select = ", ".join(sql for _, _, sql in aggregates)
+    row = con.execute(f"SELECT {select} FROM (SELECT {projection} FROM {_RELATION})").fetchone()
+    assert row is not None  # an aggregate without GROUP BY always returns one row
+    results: dict[int, dict[str, Any]] = {column.index: {} for column in columns}
+    for (index, key, _), value in zip(aggregates, row, strict=True):
+        results[index][key] = value
+    return results
+
+
+def _bin_edges(low: float, high: float) -> list[float]:
+    """HISTOGRAM_BINS + 1 non-decreasing edges from ``low`` to ``high`` (``low < high``).
+
+    The edges are numpy.linspace's (``low + i * width``, last ``high``), so the counts match
+    ``numpy.histogram(values, bins=20, range=(low, high))`` value for value.
+    """
+    width = (high - low) / HISTOGRAM_BINS
+    edges = [low + i * width for i in range(HISTOGRAM_BINS)] + [high]
+    if not all(math.isfinite(edge) for edge in edges):
+        # high - low overflowed: interpolate without forming the difference.
+        edges = [
+            low * ((HISTOGRAM_BINS - i) / HISTOGRAM_BINS) + high * (i / HISTOGRAM_BINS)
+            for i in range(HISTOGRAM_BINS)
+        ] + [high]
+    # Rounding may put an edge a hair outside its neighbours; clamp to keep them ordered.
+    for i in range(1, HISTOGRAM_BINS + 1):
+        edges[i] = min(max(edges[i], edges[i - 1]), high)
+    return edges
+
+
+def _histograms(
+    con: duckdb.DuckDBPyConnection,
+    columns: list[_Column],
+    scalars: dict[int, dict[str, Any]],
+) -> dict[int, list[dict[str, Any]] | None]:
+    """The histogram of every numeric column, binned in one query."""
+    histograms: dict[int, list[dict[str, Any]] | None] = {}
+    binned: list[tuple[_Column, list[float], list[float]]] = []
+    for column in columns:
+        if column.type not in _NUMBERS:
+            continue
+        stats = scalars[column.index]
+        if stats["finite_count"] == 0:
+            histograms[column.index] = None
+            continue
+        low, high = float(stats["min"]), float(stats["max"])
+        if low == high:
+            # One value has no width to divide into bins.
+            histograms[column.index] = [
+                {"lower": low, "upper": high, "count": int(stats["finite_count"])}
+            ]
+            continue
+        edges = _bin_edges(low, high)
+        # DuckDB's histogram(x, boundaries) counts each x into the first boundary b with
+        # x <= b. Bins here are [lower, upper), so each upper edge is replaced by the double
+        # just below it: x <= nextafter(e, -inf) holds exactly when x < e.
+        boundaries = [math.nextafter(edge, -math.inf) for edge in edges[1:-1]] + [high]
+        binned.append((column, edges, boundaries))
+    if not binned:
+        return histograms
+
+    aggregates = []
+    for column, _, _ in binned:
+        source = column.finite if column.type in _FLOATS else f"{column.value}::DOUBLE"
+        aggregates.append(f"histogram({source}, $b{column.index})")
+    projection = ", ".join(item for column, _, _ in binned for item in column.projection())
+    row = con.execute(
+        f"SELECT {', '.join(aggregates)} FROM (SELECT {projection} FROM {_RELATION})",
+        {f"b{column.index}": boundaries for column, _, boundaries in binned},
+    ).fetchone()
+    assert row is not None  # an aggregate without GROUP BY always returns one row
+    for (column, edges, boundaries), counts in zip(binned, row, strict=True):
+        # Boundaries repeat when the range is a few ulps wide; DuckDB counts a repeated one
+        # once, into the first bin that has it (the later ones are empty).
+        first_bin: dict[float, int] = {}
+        for i, boundary in enumerate(boundaries):
+            first_bin.setdefault(boundary, i)
+        bin_counts = [0] * HISTOGRAM_BINS
+        for boundary, count in counts.items():
+            bin_counts[first_bin[boundary]] += int(count)
+        histograms[column.index] = [
+            {"lower": edges[i], "upper": edges[i + 1], "count": bin_counts[i]}
+            for i in range(HISTOGRAM_BINS)
+        ]
+    return histograms
+
+
+def _string_statistics(
+    con: duckdb.DuckDBPyConnection, strings: list[_Column], row_count: int
+) -> dict[int, dict[str, Any]]:
+    """Null count, approx_distinct, min, max and top values of every string column, in one query.
+
+    Each column's values are grouped once and everything is read from the groups: min, max and
+    the distinct-count sketch see each distinct value once instead of once per row (a
+    HyperLogLog sketch ignores repeats, so its estimate is the same), and a top-N
+    (ORDER BY ... LIMIT) keeps a heap of ten instead of sorting every group.
+    """
+    if not strings:
+        return {}
+    groups = ", ".join(
+        f"g{column.index} AS MATERIALIZED (SELECT {column.value} AS value, count(*) AS n "
+        f"FROM (SELECT {', '.join(column.projection())} FROM {_RELATION}) "
+        f"WHERE {column.value} IS NOT NULL GROUP BY {column.value})"
+        for column in strings
+    )
+    parts = " UNION ALL ".join(
+        f"(SELECT {i} AS k, value, n, NULL AS lo, NULL AS hi, NULL AS distinct_values FROM g{i} "
+        f"ORDER BY n DESC, value LIMIT {TOP_VALUES}) "
+        f"UNION ALL (SELECT {i}, NULL, coalesce(sum(n), 0), min(value), max(value), "
+        f"approx_count_distinct(value) FROM g{i})"
+        for i in (column.index for column in strings)
+    )
+    rows = con.execute(
+        f"WITH {groups} SELECT k, value, n, lo, hi, distinct_values FROM ({parts}) "
+        "ORDER BY k, n DESC, value"
+    ).fetchall()
+    results: dict[int, dict[str, Any]] = {column.index: {"top_values": []} for column in strings}
+    for index, value, count, low, high, distinct in rows:
+        if value is not None:
+            results[index]["top_values"].append({"value": value, "count": int(count)})
+        else:  # the summary row, the only one without a value
+            results[index] |= {
+                "null_count": row_count - int(count),
+                "min": low,
+                "max": high,
+                "approx_distinct": int(distinct),
+            }
+    return results
+
+
+def _json_scalar(value: Any) -> Scalar:
+    """Dates and timestamps as ISO 8601 strings; everything else unchanged."""
+    if isinstance(value, dt.date):  # datetime is a date too
+        return value.isoformat()
+    if value is None or isinstance(value, int | float | str):
+        return value
+    raise TypeError(f"unexpected statistic value {value!r}")  # pragma: no cover
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'

@@ -1,0 +1,65 @@
+"""Project: opens the stores once and hands them to the services; no logic of its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+from fti.feature_store.feature_store import FeatureStore
+from fti.names import check_name
+from fti.settings import Settings
+from fti.stores.metadata import MetadataStore, open_metadata_store
+from fti.stores.offline import OfflineStore, open_offline_store
+from fti.stores.online import OnlineStore, open_online_store
+
+
+class Project:
+    """One namespace of feature groups, views and models inside an fti home."""
+
+    def __init__(self, name: str, settings: Settings) -> None:
+        self.name = check_name(name, "project name")
+        self.settings = settings
+        self.offline_store: OfflineStore = open_offline_store(settings.offline_url)
+        self.online_store: OnlineStore = open_online_store(settings.online_url)
+        self.metadata_store: MetadataStore = open_metadata_store(settings.metadata_url)
+        self.feature_store = FeatureStore(
+            name, self.offline_store, self.online_store, self.metadata_store
+        )
+
+    def close(self) -> None:
+        """Release the stores' connections."""
+        self.online_store.close()
+        self.metadata_store.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Project(name={self.name!r}, home={str(self.settings.home)!r})"
+
+
+def connect(
+    home: str | Path | None = None,
+    project: str = "default",
+    *,
+    online_url: str | None = None,
+    metadata_url: str | None = None,
+    offline_url: str | None = None,
+) -> Project:
+    """Open a project. Home: ``home``, else ``$FTI_HOME``, else ``./.fti``.
+
+    Store URLs come from the arguments, ``FTI_*_URL`` variables or ``<home>/fti.toml``;
+    without any, embedded stores under the home folder are used.
+    """
+    settings = Settings.load(
+        home, online_url=online_url, metadata_url=metadata_url, offline_url=offline_url
+    )
+    return Project(project, settings)

@@ -1,0 +1,310 @@
+"""The metadata store on SQLAlchemy 2: SQLite by default, PostgreSQL for teams.
+
+One implementation, two dialects (MLflow's lesson: a second metadata backend doubles every
+feature). SQLAlchemy rows never leave this module: callers get :class:`Entity` and
+:class:`Record` values.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from fti.dependencies import import_optional
+from fti.errors import AlreadyExistsError, ConfigError, NotFoundError, StoreError
+from fti.stores.metadata.base import Entity, Record
+
+_T = TypeVar("_T")
+
+_schema = sa.MetaData()
+
+entities = sa.Table(
+    "fti_entities",
+    _schema,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("project", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("kind", "project", "name", "version", name="uq_entity_version"),
+)
+
+records = sa.Table(
+    "fti_records",
+    _schema,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("entity_id", sa.Integer, sa.ForeignKey("fti_entities.id"), nullable=False),
+    sa.Column("record_kind", sa.String(64), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("entity_id", "record_kind", "key", name="uq_record_key"),
+)
+sa.Index("ix_records_entity", records.c.entity_id, records.c.record_kind)
+
+_RETRIES = 20
+
+
+class SqlMetadataStore:
+    """Metadata store on a SQLAlchemy URL (``sqlite:///...`` or ``postgresql://...``)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine = _create_engine(url)
+        try:
+            _schema.create_all(self._engine)
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"cannot open the metadata store at {_safe(url)}: {exc}") from exc
+
+    def create(
+        self, kind: str, project: str, name: str, version: int | None, body: Mapping[str, Any]
+    ) -> Entity:
+        """Store a new entity version; ``None`` takes the next free version atomically."""
+
+        def attempt(conn: Connection) -> Entity:
+            number = version
+            if number is None:
+                latest = conn.execute(
+                    sa.select(sa.func.max(entities.c.version)).where(*_where(kind, project, name))
+                ).scalar()
+                number = (latest or 0) + 1
+            now = datetime.now(UTC)
+            conn.execute(
+                entities.insert().values(
+                    kind=kind,
+                    project=project,
+                    name=name,
+                    version=number,
+                    body=_dump(body),
+                    created_at=now,
+                )
+            )
+            return Entity(kind, project, name, number, dict(body), now)
+
+        for _ in range(_RETRIES):
+            try:
+                return self._transaction(attempt)
+            except sa.exc.IntegrityError as exc:
+                if version is not None:
+                    raise AlreadyExistsError(
+                        f"{kind.replace('_', ' ')} {name!r} version {version} already exists "
+                        f"in project {project!r}"
+                    ) from exc
+                # Another writer took the same next version first: read the max again.
+        raise StoreError(f"could not allocate a version for {kind} {name!r}: too much contention")
+
+    def get(self, kind: str, project: str, name: str, version: int | None = None) -> Entity:
+        """One version, the latest when ``version`` is None; NotFoundError when absent."""
+        query = sa.select(entities).where(*_where(kind, project, name))
+        if version is None:
+            query = query.order_by(entities.c.version.desc()).limit(1)
+        else:
+            query = query.where(entities.c.version == version)
+        with self._connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            which = "any version" if version is None else f"version {version}"
+            raise NotFoundError(
+                f"{kind.replace('_', ' ')} {name!r} ({which}) not found in project {project!r}"
+            )
+        return _entity(row)
+
+    def list(self, kind: str, project: str, name: str | None = None) -> list[Entity]:
+        """All versions of ``name`` (or of every name), ordered by name then version."""
+        query = sa.select(entities).where(entities.c.kind == kind, entities.c.project == project)
+        if name is not None:
+            query = query.where(entities.c.name == name)
+        with self._connect() as conn:
+            rows = conn.execute(query.order_by(entities.c.name, entities.c.version)).all()
+        return [_entity(r) for r in rows]
+
+    def update(
+        self, kind: str, project: str, name: str, version: int, body: Mapping[str, Any]
+    ) -> Entity:
+        """Replace an entity's body; NotFoundError when absent."""
+
+        def attempt(conn: Connection) -> int:
+            result = conn.execute(
+                entities.update()
+                .where(*_where(kind, project, name), entities.c.version == version)
+                .values(body=_dump(body))
+            )
+            return int(result.rowcount)
+
+        if self._transaction(attempt) == 0:
+            raise NotFoundError(f"{kind.replace('_', ' ')} {name!r} version {version} not found")
+        return self.get(kind, project, name, version)
+
+    def delete(self, kind: str, project: str, name: str, version: int) -> None:
+        """Remove an entity version and its records; NotFoundError when absent."""
+
+        def attempt(conn: Connection) -> int:
+            entity_id = self._entity_id(conn, kind, project, name, version)
+            conn.execute(records.delete().where(records.c.entity_id == entity_id))
+            conn.execute(entities.delete().where(entities.c.id == entity_id))
+            return entity_id
+
+        self._transaction(attempt)
+
+    def add_record(
+        self,
+        kind: str,
+        project: str,
+        name: str,
+        version: int,
+        record_kind: str,
+        key: str,
+        body: Mapping[str, Any],
+    ) -> None:
+        """Attach a record to an entity version (replacing one with the same kind and key)."""
+
+        def attempt(conn: Connection) -> None:
+            entity_id = self._entity_id(conn, kind, project, name, version)
+            conn.execute(
+                records.delete().where(
+                    records.c.entity_id == entity_id,
+                    records.c.record_kind == record_kind,
+                    records.c.key == key,
+                )
+            )
+            conn.execute(
+                records.insert().values(
+                    entity_id=entity_id,
+                    record_kind=record_kind,
+                    key=key,
+                    body=_dump(body),
+                    created_at=datetime.now(UTC),
+                )
+            )
+
+        self._transaction(attempt)
+
+    def records(
+        self,
+        kind: str,
+        project: str,
+        name: str,
+        version: int,
+        record_kind: str,
+        key: str | None = None,
+    ) -> builtins.list[Record]:
+        """Records of one kind attached to an entity version, oldest first."""
+        query = (
+            sa.select(records)
+            .join(entities, records.c.entity_id == entities.c.id)
+            .where(
+                *_where(kind, project, name),
+                entities.c.version == version,
+                records.c.record_kind == record_kind,
+            )
+            .order_by(records.c.id)
+        )
+        if key is not None:
+            query = query.where(records.c.key == key)
+        with self._connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Record(r.record_kind, r.key, json.loads(r.body), _aware(r.created_at)) for r in rows
+        ]
+
+    def close(self) -> None:
+        """Release connections."""
+        self._engine.dispose()
+
+    def _entity_id(self, conn: Connection, kind: str, project: str, name: str, version: int) -> int:
+        entity_id = conn.execute(
+            sa.select(entities.c.id).where(
+                *_where(kind, project, name), entities.c.version == version
+            )
+        ).scalar()
+        if entity_id is None:
+            raise NotFoundError(f"{kind.replace('_', ' ')} {name!r} version {version} not found")
+        return int(entity_id)
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"metadata store {_safe(self.url)} failed: {exc}") from exc
+
+    def _transaction(self, work: Callable[[Connection], _T]) -> _T:
+        """Run ``work`` in one transaction, retrying while SQLite reports a locked database."""
+        delay = 0.01
+        for attempt in range(_RETRIES):
+            try:
+                with self._engine.begin() as conn:
+                    return work(conn)
+            except sa.exc.OperationalError as exc:
+                locked = "locked" in str(exc) or "busy" in str(exc)
+                if not locked or attempt == _RETRIES - 1:
+                    raise StoreError(f"metadata store {_safe(self.url)} failed: {exc}") from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")
+
+
+def _create_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        _begin_immediate(engine)
+        return engine
+    if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        import_optional("psycopg", "postgres")
+        driver_url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return sa.create_engine(driver_url, pool_pre_ping=True)
+    raise ConfigError(
+        f"unsupported metadata store URL {_safe(url)}: use sqlite:///path or postgresql://..."
+    )
+
+
+def _begin_immediate(engine: Engine) -> None:
+    """Take SQLite's write lock at BEGIN, so concurrent writers queue instead of deadlocking."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _where(kind: str, project: str, name: str) -> tuple[sa.ColumnElement[bool], ...]:
+    return (entities.c.kind == kind, entities.c.project == project, entities.c.name == name)
+
+
+def _entity(row: Any) -> Entity:
+    return Entity(
+        row.kind, row.project, row.name, row.version, json.loads(row.body), _aware(row.created_at)
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite returns naive datetimes even for timezone=True columns; they were written as UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _dump(body: Mapping[str, Any]) -> str:
+    return json.dumps(body, default=str, sort_keys=True)
+
+
+def _safe(url: str) -> str:
+    """The URL without a password, for messages."""
+    return sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url

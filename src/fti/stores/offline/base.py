@@ -1,0 +1,57 @@
+"""The offline store interface: versioned tables with full history (time travel)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+import pyarrow as pa
+import pyarrow.dataset as pds
+
+
+@dataclass(frozen=True)
+class TableCommit:
+    """One version of an offline table."""
+
+    version: int
+    time: datetime
+    operation: str
+    properties: dict[str, str]
+    metrics: dict[str, int]
+
+
+@runtime_checkable
+class OfflineStore(Protocol):
+    """Versioned tables addressed by a relative path such as ``project/group_v1``."""
+
+    def upsert(
+        self, table: str, data: pa.Table, keys: Sequence[str], properties: Mapping[str, str]
+    ) -> int:
+        """Insert ``data``, replacing rows equal on ``keys``; returns the new version.
+
+        Creates the table on first write; retries when a concurrent writer committed first.
+        """
+        ...
+
+    def version(self, table: str) -> int | None:
+        """The latest version, None when the table does not exist."""
+        ...
+
+    def dataset(self, table: str, version: int | datetime | None = None) -> pds.Dataset:
+        """An Arrow dataset of the table at a version or time (latest when None)."""
+        ...
+
+    def history(self, table: str) -> list[TableCommit]:
+        """Every version, oldest first."""
+        ...
+
+    def changes(self, table: str, start: int, end: int | None = None) -> pa.Table:
+        """Rows inserted or updated by versions ``start``..``end`` (inclusive), with the
+        columns ``_change_type`` and ``_commit_version``."""
+        ...
+
+    def drop(self, table: str) -> None:
+        """Delete the table and its history."""
+        ...

@@ -1,0 +1,162 @@
+"""The offline store on Delta Lake tables (``deltalake``), one folder per table.
+
+The Delta version is the commit id. Upserts are Delta MERGEs whose predicate carries the
+source's key and event-time ranges, so only files that can hold a matching row are rewritten.
+The change data feed is on, so each commit's rows can be replayed (online repair,
+``read_changes``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pds
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+
+from fti.errors import NotFoundError, StoreError
+from fti.stores.offline.base import TableCommit
+
+_CONFIGURATION: dict[str, str | None] = {"delta.enableChangeDataFeed": "true"}
+_RETRIES = 30
+
+
+class DeltaOfflineStore:
+    """Delta Lake tables under a root folder."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def upsert(
+        self, table: str, data: pa.Table, keys: Sequence[str], properties: Mapping[str, str]
+    ) -> int:
+        """Insert ``data``, replacing rows equal on ``keys``; returns the new version."""
+        path = self._path(table)
+        commit = CommitProperties(custom_metadata=dict(properties))
+        delay = 0.02
+        for attempt in range(_RETRIES):
+            try:
+                if not DeltaTable.is_deltatable(str(path)):
+                    path.mkdir(parents=True, exist_ok=True)
+                    write_deltalake(
+                        str(path),
+                        data,
+                        mode="error",
+                        configuration=_CONFIGURATION,
+                        commit_properties=commit,
+                    )
+                    return 0
+                dt = DeltaTable(str(path))
+                (
+                    dt.merge(
+                        data,
+                        _merge_predicate(keys),
+                        source_alias="s",
+                        target_alias="t",
+                        # In-memory source lets delta-rs derive key/time ranges to skip files.
+                        streamed_exec=False,
+                        commit_properties=commit,
+                    )
+                    .when_matched_update_all()
+                    .when_not_matched_insert_all()
+                    .execute()
+                )
+                return dt.version()
+            except (CommitFailedError, FileExistsError) as exc:
+                if attempt == _RETRIES - 1:
+                    raise StoreError(f"could not commit to {table}: {exc}") from exc
+            except DeltaError as exc:
+                # A concurrent first write makes ours find an existing table: merge instead.
+                if "already exists" not in str(exc) or attempt == _RETRIES - 1:
+                    raise StoreError(f"offline write to {table} failed: {exc}") from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")
+
+    def version(self, table: str) -> int | None:
+        """The latest version, None when the table does not exist."""
+        path = self._path(table)
+        if not DeltaTable.is_deltatable(str(path)):
+            return None
+        return DeltaTable(str(path)).version()
+
+    def dataset(self, table: str, version: int | datetime | None = None) -> pds.Dataset:
+        """An Arrow dataset of the table at a version or time (latest when None)."""
+        dt = self._open(table)
+        if version is not None:
+            try:
+                dt.load_as_version(version)
+            except (DeltaError, ValueError, OSError) as exc:
+                raise NotFoundError(f"{table} has no version at {version!r}: {exc}") from exc
+        return dt.to_pyarrow_dataset()
+
+    def history(self, table: str) -> list[TableCommit]:
+        """Every version, oldest first."""
+        commits = []
+        for entry in reversed(self._open(table).history()):
+            properties = {k: str(v) for k, v in entry.items() if k.startswith("fti.")}
+            metrics = {
+                k: int(v)
+                for k, v in (entry.get("operationMetrics") or {}).items()
+                if isinstance(v, int)
+            }
+            commits.append(
+                TableCommit(
+                    version=int(entry["version"]),
+                    time=datetime.fromtimestamp(entry["timestamp"] / 1000, UTC),
+                    operation=str(entry.get("operation", "")),
+                    properties=properties,
+                    metrics=metrics,
+                )
+            )
+        return commits
+
+    def changes(self, table: str, start: int, end: int | None = None) -> pa.Table:
+        """Rows inserted or updated by versions ``start``..``end`` (inclusive)."""
+        dt = self._open(table)
+        latest = dt.version()
+        end = latest if end is None else end
+        if start < 0 or end > latest or start > end:
+            raise NotFoundError(f"{table}: commits {start}..{end} are outside 0..{latest}")
+        reader = dt.load_cdf(starting_version=start, ending_version=end)
+        changes = _without_views(pa.RecordBatchReader.from_stream(reader).read_all())
+        keep = pc.is_in(changes.column("_change_type"), pa.array(["insert", "update_postimage"]))
+        changes = changes.filter(keep).drop_columns(["_commit_timestamp"])
+        return changes.set_column(
+            changes.schema.get_field_index("_commit_version"),
+            "_commit_version",
+            changes.column("_commit_version").cast(pa.int64()),
+        )
+
+    def drop(self, table: str) -> None:
+        """Delete the table and its history."""
+        shutil.rmtree(self._path(table), ignore_errors=True)
+
+    def _open(self, table: str) -> DeltaTable:
+        try:
+            return DeltaTable(str(self._path(table)))
+        except TableNotFoundError as exc:
+            raise NotFoundError(f"offline table {table} has no data yet") from exc
+
+    def _path(self, table: str) -> Path:
+        relative = PurePosixPath(table)
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            raise StoreError(f"invalid offline table path {table!r}")
+        return self.root.joinpath(*relative.parts)
+
+
+def _without_views(table: pa.Table) -> pa.Table:
+    """delta-rs returns string/binary *view* columns, which many Arrow kernels do not take."""
+    plain = {"string_view": pa.string(), "binary_view": pa.binary()}
+    fields = [f.with_type(plain.get(str(f.type), f.type)) for f in table.schema]
+    return table.cast(pa.schema(fields))
+
+
+def _merge_predicate(keys: Sequence[str]) -> str:
+    return " AND ".join(f't."{k}" = s."{k}"' for k in keys)

@@ -1,0 +1,288 @@
+"""The Arrow-based type system: feature types, schemas, and safe coercion of incoming frames.
+
+Every frame entering fti (pandas, polars or pyarrow) is turned into an Arrow table with the
+group's schema by :func:`coerce`. A cast that could lose information (an int that does not
+fit, a float with a fraction into an int, a string into a number, nanoseconds into
+microseconds) is refused with :class:`~fti.errors.SchemaError`; timestamps are stored as UTC
+microseconds, and naive input timestamps are taken as UTC. From pandas, NaN in a float column
+is a missing value (null), as pandas itself treats it; from Arrow and polars a NaN stays a NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fti.errors import SchemaError
+from fti.names import check_name
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "bool": pa.bool_(),
+    "int32": pa.int32(),
+    "int64": pa.int64(),
+    "float32": pa.float32(),
+    "float64": pa.float64(),
+    "string": pa.string(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "list<float32>": pa.list_(pa.float32()),
+    "list<float64>": pa.list_(pa.float64()),
+}
+"""Each fti type name and the Arrow type it is stored as."""
+
+_ALIASES = {
+    "array<float32>": "list<float32>",
+    "array<float64>": "list<float64>",
+    "str": "string",
+    "int": "int64",
+    "float": "float64",
+    "double": "float64",
+    "boolean": "bool",
+    "datetime": "timestamp",
+}
+
+NUMERIC_TYPES = frozenset({"int32", "int64", "float32", "float64"})
+KEY_TYPES = frozenset({"bool", "int32", "int64", "string", "date", "timestamp"})
+
+
+def normalize_type(name: str) -> str:
+    """Return the canonical fti type name for ``name`` or raise SchemaError."""
+    canonical = _ALIASES.get(name.strip().lower().replace(" ", ""), name.strip().lower())
+    if canonical not in ARROW_TYPES:
+        raise SchemaError(f"unknown feature type {name!r}; use one of {', '.join(ARROW_TYPES)}")
+    return canonical
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A named, typed column of a feature group."""
+
+    name: str
+    type: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "feature name")
+        object.__setattr__(self, "type", normalize_type(self.type))
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        """The Arrow type the feature is stored as."""
+        return ARROW_TYPES[self.type]
+
+    def to_dict(self) -> dict[str, str]:
+        """A JSON-friendly form, the inverse of :meth:`from_dict`."""
+        return {"name": self.name, "type": self.type, "description": self.description}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Feature:
+        """Rebuild a feature stored with :meth:`to_dict`."""
+        return cls(data["name"], data["type"], data.get("description", ""))
+
+
+def arrow_schema(features: Sequence[Feature]) -> pa.Schema:
+    """The Arrow schema of ``features``, in order."""
+    return pa.schema([pa.field(f.name, f.arrow_type) for f in features])
+
+
+def type_of(arrow_type: pa.DataType, column: str = "") -> str:
+    """The fti type to store an Arrow column of ``arrow_type`` as (schema inference)."""
+    t = arrow_type
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_boolean(t):
+        return "bool"
+    if pa.types.is_integer(t):
+        return "int32" if t.bit_width <= 16 or t == pa.int32() else "int64"
+    if pa.types.is_floating(t):
+        return "float64" if t == pa.float64() else "float32"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "string"
+    if pa.types.is_date(t):
+        return "date"
+    if pa.types.is_timestamp(t):
+        return "timestamp"
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        value = t.value_type
+        if pa.types.is_floating(value) or pa.types.is_integer(value):
+            return "list<float64>" if value in (pa.float64(), pa.int64()) else "list<float32>"
+    raise SchemaError(
+        f"column {column!r} has type {arrow_type}, which fti cannot store; "
+        f"supported types: {', '.join(ARROW_TYPES)}"
+    )
+
+
+def infer_features(table: pa.Table) -> list[Feature]:
+    """Features for every column of ``table``, typed from its Arrow types."""
+    return [Feature(f.name, type_of(f.type, f.name)) for f in table.schema]
+
+
+def to_arrow(data: Any) -> pa.Table:
+    """Turn a pandas, polars or pyarrow frame into an Arrow table (no type changes yet)."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas":
+        return _pandas_to_arrow(data)
+    if module == "polars":
+        table = data.to_arrow()
+        if not isinstance(table, pa.Table):
+            raise SchemaError("polars could not convert the frame to Arrow")
+        return table
+    raise SchemaError(
+        f"cannot read a {type(data).__name__}: pass a pandas or polars DataFrame or a pyarrow Table"
+    )
+
+
+def _pandas_to_arrow(df: Any) -> pa.Table:
+    import pandas as pd
+
+    if not isinstance(df.columns, pd.Index) or df.columns.nlevels != 1:
+        raise SchemaError("a DataFrame with multi-level columns cannot be inserted")
+    if df.columns.has_duplicates:
+        dupes = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+        raise SchemaError(f"duplicate column names: {', '.join(dupes)}")
+    columns = {}
+    for name in df.columns:
+        series = df[name]
+        if series.dtype == object and _holds_datetimes(series):
+            # Mixed time zones leave pandas with an object column; UTC makes it one instant type.
+            series = pd.to_datetime(series, utc=True)
+        columns[str(name)] = series
+    try:
+        return pa.Table.from_pandas(pd.DataFrame(columns), preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError) as exc:
+        raise SchemaError(f"cannot convert the DataFrame to Arrow: {exc}") from exc
+
+
+def _holds_datetimes(series: Any) -> bool:
+    import datetime as dt
+
+    values = series.dropna()
+    return len(values) > 0 and all(isinstance(v, dt.datetime) for v in values.head(1000).tolist())
+
+
+def coerce(data: Any, features: Sequence[Feature]) -> pa.Table:
+    """Cast ``data`` to the schema of ``features``; SchemaError on any lossy or missing cast.
+
+    Columns come out in the order of ``features``. A missing or unknown column is an error.
+    """
+    table = to_arrow(data)
+    expected = [f.name for f in features]
+    present = table.column_names
+    if len(set(present)) != len(present):
+        raise SchemaError(f"duplicate column names in {present}")
+    missing = [n for n in expected if n not in present]
+    unknown = [n for n in present if n not in expected]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s): {', '.join(missing)}")
+        if unknown:
+            parts.append(f"unknown column(s): {', '.join(map(repr, unknown))}")
+        raise SchemaError("; ".join(parts) + f". The group's columns are: {', '.join(expected)}")
+    arrays = [cast_column(table.column(f.name), f) for f in features]
+    return pa.Table.from_arrays(arrays, schema=arrow_schema(features))
+
+
+def cast_column(column: pa.ChunkedArray, feature: Feature) -> pa.ChunkedArray:
+    """Cast one column to ``feature``'s type, refusing casts that can lose information."""
+    source, target = column.type, feature.arrow_type
+    if pa.types.is_dictionary(source):
+        column = column.cast(source.value_type)
+        source = column.type
+    if source == target:
+        return column
+    if pa.types.is_null(source) or len(column) == 0:
+        return pa.chunked_array([pa.nulls(len(column), target)])
+    if not _compatible(source, target):
+        raise SchemaError(
+            f"column {feature.name!r} has type {source} but the feature is {feature.type}; "
+            "convert it before inserting"
+        )
+    if pa.types.is_timestamp(target):
+        return _cast_timestamp(column, feature)
+    try:
+        cast = column.cast(target, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise SchemaError(
+            f"column {feature.name!r} cannot be cast from {source} to {feature.type} "
+            f"without losing information: {exc}"
+        ) from exc
+    if target == pa.float32() or _is_float_list(target, 32):
+        _check_float32_range(column, cast, feature)
+    return cast
+
+
+def _compatible(source: pa.DataType, target: pa.DataType) -> bool:
+    """Whether a cast from ``source`` to ``target`` is a conversion fti attempts at all."""
+
+    def kind(t: pa.DataType) -> str:
+        if pa.types.is_boolean(t):
+            return "bool"
+        if pa.types.is_integer(t) or pa.types.is_floating(t):
+            return "number"
+        if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            return "string"
+        if pa.types.is_date(t):
+            return "date"
+        if pa.types.is_timestamp(t):
+            return "timestamp"
+        if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+            return "list"
+        return str(t)
+
+    return kind(source) == kind(target)
+
+
+def _cast_timestamp(column: pa.ChunkedArray, feature: Feature) -> pa.ChunkedArray:
+    source = column.type
+    if source.tz is None:
+        # Naive timestamps are taken as UTC (documented convention).
+        column = column.cast(pa.timestamp(source.unit, tz="UTC"))
+    try:
+        return column.cast(feature.arrow_type, safe=True)
+    except pa.ArrowInvalid as exc:
+        raise SchemaError(
+            f"column {feature.name!r} has timestamps finer than microseconds; fti stores "
+            f"microseconds: round them first ({exc})"
+        ) from exc
+
+
+def _is_float_list(t: pa.DataType, bits: int) -> bool:
+    return bool(pa.types.is_list(t)) and bool(
+        t.value_type == (pa.float32() if bits == 32 else pa.float64())
+    )
+
+
+def _check_float32_range(
+    original: pa.ChunkedArray, cast: pa.ChunkedArray, feature: Feature
+) -> None:
+    """Arrow turns a float64 beyond float32's range into inf silently; refuse that.
+
+    Rounding to the nearest float32 is the precision the feature declares, so it is allowed.
+    """
+    if pa.types.is_list(original.type):
+        original = pc.list_flatten(original)
+        cast = pc.list_flatten(cast)
+    overflow = pc.and_(pc.is_inf(cast), pc.invert(pc.is_inf(original)))
+    if pc.any(pc.fill_null(overflow, False)).as_py():
+        raise SchemaError(
+            f"column {feature.name!r} has values beyond float32's range; declare it float64"
+        )
+
+
+def require_not_null(table: pa.Table, columns: Sequence[str], role: str) -> None:
+    """Raise SchemaError when any of ``columns`` holds a null (keys and event times)."""
+    for name in columns:
+        nulls = table.column(name).null_count
+        if nulls:
+            raise SchemaError(
+                f"{role} column {name!r} has {nulls} null value(s); fill or drop them"
+            )

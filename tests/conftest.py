@@ -1,0 +1,102 @@
+"""Shared fixtures: real stores under tmp_path, and the external services when present.
+
+A test needing Redis or PostgreSQL reads its URL from the environment; when the service is
+absent it skips with the reason, except under CI (``CI=true``) where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import fti
+
+REDIS_URL = os.environ.get("FTI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+POSTGRES_URL = os.environ.get(
+    "FTI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def service_unavailable(what: str, url: str, exc: Exception) -> None:
+    """Skip (or fail under CI) because a service the test needs cannot be reached."""
+    message = f"{what} at {url} is not reachable ({exc}); set FTI_TEST_{what.upper()}_URL"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The URL of a live Redis server."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        service_unavailable("redis", REDIS_URL, exc)
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    """The URL of a live PostgreSQL server's maintenance database."""
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.connect():
+            pass
+        engine.dispose()
+    except sa.exc.OperationalError as exc:
+        service_unavailable("postgres", POSTGRES_URL, exc)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    import sqlalchemy as sa
+
+    name = f"fti_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(
+        postgres_server_url.replace("postgresql://", "postgresql+psycopg://"),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    base = postgres_server_url.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def online_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each online backend in turn: embedded SQLite, then Redis."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'online.db'}"
+    url: str = request.getfixturevalue("redis_url")
+    return url
+
+
+@pytest.fixture
+def project(tmp_path: Path, online_url: str) -> Iterator[fti.Project]:
+    """A project in a fresh home, over each online backend; unique names keep Redis clean."""
+    name = f"p{uuid.uuid4().hex[:12]}"
+    with fti.connect(tmp_path / "home", name, online_url=online_url) as p:
+        yield p
+        for fg in p.feature_store.list_feature_groups():
+            fg.delete()
+
+
+@pytest.fixture
+def fs(project: fti.Project) -> fti.FeatureStore:
+    """The project's feature store."""
+    return project.feature_store

@@ -1,0 +1,197 @@
+"""Bad input: each case raises a clear fti error and leaves every store as it was."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa_schema
+import pyarrow as pa
+import pytest
+
+import fti
+
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+FEATURES = [
+    fti.Feature("id", "string"),
+    fti.Feature("t", "timestamp"),
+    fti.Feature("n", "int64"),
+    fti.Feature("x", "float64"),
+]
+
+
+def good(**overrides: Any) -> pd.DataFrame:
+    data = {"id": ["a", "b"], "t": [T0, T0], "n": [1, 2], "x": [0.5, 1.5]}
+    data.update(overrides)
+    return pd.DataFrame(data)
+
+
+@pytest.fixture
+def fg(fs: fti.FeatureStore) -> fti.FeatureGroup:
+    expectations = pa_schema.DataFrameSchema({"n": pa_schema.Column(int, pa_schema.Check.ge(0))})
+    group = fs.create_feature_group(
+        "guarded", primary_key=["id"], event_time="t", features=FEATURES, expectations=expectations
+    )
+    group.insert(good())
+    return group
+
+
+def snapshot(fg: fti.FeatureGroup) -> tuple[Any, ...]:
+    stats = fg.statistics()
+    return (
+        [c.id for c in fg.commits()],
+        fg.read().sort_values("id").to_dict("list"),
+        fg.read_online(["a", "b", "c", "x" * 64], return_type="list"),
+        {k: v.to_dict() for k, v in stats.items()},
+        len(fg.validation_reports()),
+    )
+
+
+BAD: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
+    ("wrong_dtype", lambda: good(n=["one", "two"]), fti.SchemaError, "'n'"),
+    ("lossy_float_to_int", lambda: good(n=[1.5, 2.0]), fti.SchemaError, "losing information"),
+    (
+        "int_overflow",
+        lambda: (
+            good(n=[2**63 - 1, 1])
+            .astype({"n": "uint64"})
+            .assign(n=lambda d: d["n"] + np.uint64(10))
+        ),
+        fti.SchemaError,
+        "'n'",
+    ),
+    ("missing_column", lambda: good().drop(columns=["x"]), fti.SchemaError, "missing column"),
+    ("extra_column", lambda: good(extra=[1, 2]), fti.SchemaError, "unknown column"),
+    ("null_key", lambda: good(id=["a", None]), fti.SchemaError, "primary key"),
+    ("null_event_time", lambda: good(t=[T0, None]), fti.SchemaError, "event time"),
+    (
+        "nanoseconds",
+        lambda: good(t=pd.to_datetime(["2024-01-01 00:00:00.000000001"] * 2, utc=True)),
+        fti.SchemaError,
+        "microseconds",
+    ),
+    ("expectation_failure", lambda: good(n=[-1, 2]), fti.DataValidationError, "n"),
+    ("sql_in_column_name", lambda: good(**{"a;drop": [1, 2]}), fti.SchemaError, "unknown column"),
+    ("not_a_frame", lambda: [{"id": "a"}], fti.SchemaError, "pandas or polars"),
+]
+
+
+@pytest.mark.parametrize(("make", "error", "match"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_insert_raises_and_writes_nothing(
+    fg: fti.FeatureGroup, make: Callable[[], Any], error: type[Exception], match: str
+) -> None:
+    before = snapshot(fg)
+    with pytest.raises(error, match=match):
+        fg.insert(make())
+    assert snapshot(fg) == before
+
+
+def test_validation_error_carries_a_report(fg: fti.FeatureGroup) -> None:
+    with pytest.raises(fti.DataValidationError) as info:
+        fg.insert(good(n=[-1, -2]))
+    report = info.value.report
+    assert not report.passed
+    assert report.failures[0].column == "n" and report.failures[0].failed_rows == 2
+
+
+def test_warn_mode_writes_and_keeps_the_report(fs: fti.FeatureStore) -> None:
+    expectations = pa_schema.DataFrameSchema({"n": pa_schema.Column(int, pa_schema.Check.ge(0))})
+    fg = fs.create_feature_group(
+        "lenient",
+        primary_key=["id"],
+        event_time="t",
+        features=FEATURES,
+        expectations=expectations,
+        validation="warn",
+    )
+    commit = fg.insert(good(n=[-1, 2]))
+    assert commit is not None and commit.validation == "failed"
+    ((commit_id, report),) = fg.validation_reports()
+    assert commit_id == commit.id and not report.passed
+    assert len(fg.read()) == 2
+
+
+def test_pandas_nan_is_missing_and_inf_is_kept(fg: fti.FeatureGroup) -> None:
+    commit = fg.insert(good(x=[float("nan"), float("inf")]))
+    assert commit is not None
+    stats = fg.statistics(commit.id)["x"]
+    assert (stats.null_count, stats.nan_count, stats.inf_count) == (1, 0, 1)
+    assert fg.read_online("a", return_type="dict")["x"] is None
+    assert fg.read_online("b", return_type="dict")["x"] == float("inf")
+
+
+def test_arrow_nan_stays_a_nan_value(fg: fti.FeatureGroup) -> None:
+    data = pa.Table.from_pandas(good(), preserve_index=False)
+    data = data.set_column(3, "x", pa.array([float("nan"), float("-inf")]))
+    commit = fg.insert(data)
+    assert commit is not None
+    stats = fg.statistics(commit.id)["x"]
+    assert (stats.null_count, stats.nan_count, stats.inf_count) == (0, 1, 1)
+    assert np.isnan(fg.read_online("a", return_type="dict")["x"])
+    assert np.isnan(fg.read().sort_values("id")["x"].iloc[0])
+
+
+def test_ten_megabyte_string_key_round_trips(fg: fti.FeatureGroup) -> None:
+    big = "k" * (10 * 1024 * 1024)
+    fg.insert(good(id=[big, "b"]))
+    assert fg.read_online(big, return_type="dict")["n"] == 1
+
+
+@pytest.mark.parametrize(
+    "name", ["../x", "x/y", "", "Flights", "naïve", "a;drop", "a'b", 'a"b', "1abc", "x" * 64]
+)
+def test_bad_group_names_are_refused(fs: fti.FeatureStore, name: str) -> None:
+    with pytest.raises(fti.InvalidNameError):
+        fs.create_feature_group(name, primary_key=["id"])
+    assert fs.list_feature_groups() == []
+
+
+@pytest.mark.parametrize("name", ["a;drop", "x'y", 'q"', "naïve", "Upper", "has space"])
+def test_bad_feature_names_are_refused_at_creation(fs: fti.FeatureStore, name: str) -> None:
+    with pytest.raises(fti.InvalidNameError):
+        fs.create_feature_group(
+            "g",
+            primary_key=["id"],
+            features=[fti.Feature("id", "int64"), fti.Feature(name, "int64")],
+        )
+    assert fs.list_feature_groups() == []
+
+
+def test_inferred_schema_with_bad_column_name_is_refused(fs: fti.FeatureStore) -> None:
+    fg = fs.create_feature_group("g", primary_key=["id"])
+    with pytest.raises(fti.InvalidNameError):
+        fg.insert(pd.DataFrame({"id": [1], "a;drop": [1]}))
+    assert fs.get_feature_group("g").features is None
+    assert fg.commits() == []
+
+
+def test_custom_expectation_check_is_refused_at_creation(fs: fti.FeatureStore) -> None:
+    custom = pa_schema.DataFrameSchema(
+        {"n": pa_schema.Column(int, pa_schema.Check(lambda s: s > 0))}
+    )
+    with pytest.raises(fti.ExpectationError, match="n"):
+        fs.create_feature_group("g", primary_key=["id"], features=FEATURES, expectations=custom)
+    assert fs.list_feature_groups() == []
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"primary_key": []}, fti.SchemaError),
+        ({"primary_key": ["nope"]}, fti.SchemaError),
+        ({"primary_key": ["id"], "event_time": "nope"}, fti.SchemaError),
+        ({"primary_key": ["id"], "event_time": "n"}, fti.SchemaError),
+        ({"primary_key": ["x"]}, fti.SchemaError),
+        ({"primary_key": ["id"], "validation": "loud"}, fti.InvalidArgumentError),
+    ],
+    ids=["no_key", "unknown_key", "unknown_event_time", "int_event_time", "float_key", "bad_mode"],
+)
+def test_bad_group_definitions_are_refused(
+    fs: fti.FeatureStore, options: dict[str, Any], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        fs.create_feature_group("g", features=FEATURES, **options)
+    assert fs.list_feature_groups() == []
