@@ -5,6 +5,7 @@
 >>> fs = project.feature_store                     # doctest: +SKIP
 """
 
+from fti import transforms
 from fti.errors import (
     AlreadyExistsError,
     ArtifactIntegrityError,
@@ -25,7 +26,12 @@ from fti.errors import (
 )
 from fti.feature_store.feature_group import FeatureGroup
 from fti.feature_store.feature_store import FeatureStore
+from fti.feature_store.feature_view import FeatureView, TrainingDataset
+from fti.feature_store.filters import col
 from fti.feature_store.ingest import Commit
+from fti.feature_store.on_demand import on_demand
+from fti.feature_store.query import Query
+from fti.feature_store.transformations import transformation
 from fti.project import Project, connect
 from fti.types import Feature
 
@@ -41,6 +47,7 @@ __all__ = [
     "Feature",
     "FeatureGroup",
     "FeatureStore",
+    "FeatureView",
     "FtiError",
     "InvalidArgumentError",
     "InvalidNameError",
@@ -49,10 +56,16 @@ __all__ = [
     "NotFoundError",
     "Project",
     "PromotionError",
+    "Query",
     "QueryError",
     "SchemaError",
     "StoreError",
+    "TrainingDataset",
     "TransformationError",
     "__version__",
+    "col",
     "connect",
+    "on_demand",
+    "transformation",
+    "transforms",
 ]

@@ -51,7 +51,9 @@ KEY_TYPES = frozenset({"bool", "int32", "int64", "string", "date", "timestamp"})
 
 def normalize_type(name: str) -> str:
     """Return the canonical fti type name for ``name`` or raise SchemaError."""
-    canonical = _ALIASES.get(name.strip().lower().replace(" ", ""), name.strip().lower())
+    # Spaces and case never matter ("List<Float32 >"); a non-string is just an unknown type.
+    key = name.strip().lower().replace(" ", "") if isinstance(name, str) else ""
+    canonical = _ALIASES.get(key, key)
     if canonical not in ARROW_TYPES:
         raise SchemaError(f"unknown feature type {name!r}; use one of {', '.join(ARROW_TYPES)}")
     return canonical
@@ -261,6 +263,10 @@ def _is_float_list(t: pa.DataType, bits: int) -> bool:
     )
 
 
+def _is_any_list(t: pa.DataType) -> bool:
+    return bool(pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t))
+
+
 def _check_float32_range(
     original: pa.ChunkedArray, cast: pa.ChunkedArray, feature: Feature
 ) -> None:
@@ -268,8 +274,10 @@ def _check_float32_range(
 
     Rounding to the nearest float32 is the precision the feature declares, so it is allowed.
     """
-    if pa.types.is_list(original.type):
-        original = pc.list_flatten(original)
+    if _is_any_list(original.type):
+        # Polars sends large lists and fixed-size lists occur too: give the original the
+        # cast's list layout first so both flatten to the same elements.
+        original = pc.list_flatten(original.cast(pa.list_(pa.float64())))
         cast = pc.list_flatten(cast)
     overflow = pc.and_(pc.is_inf(cast), pc.invert(pc.is_inf(original)))
     if pc.any(pc.fill_null(overflow, False)).as_py():

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from fti.errors import NotFoundError, SchemaError
+from fti.errors import NotFoundError, QueryError, SchemaError
 from fti.feature_store import ingest
 from fti.feature_store.ingest import Commit
 from fti.feature_store.online_codec import entry_values, key_encoder, rows_to_table, value_decoder
+from fti.feature_store.query import Query
 from fti.feature_store.statistics import FeatureStatistics
 from fti.feature_store.validation import ValidationReport, deserialize_expectations
 from fti.frames import ReturnType, from_arrow
@@ -214,6 +215,30 @@ class FeatureGroup:
             dicts = [None if r is None else dict(zip(names, r, strict=True)) for r in rows]
             return dicts[0] if single else dicts
         return from_arrow(rows_to_table(rows, features), return_type)  # type: ignore[arg-type]
+
+    # Queries -------------------------------------------------------------------------
+
+    def select(self, columns: Sequence[str]) -> Query:
+        """A query of some of the group's columns, to join and filter."""
+        return Query.select(self, columns)
+
+    def select_all(self) -> Query:
+        """A query of every column of the group."""
+        return Query.select(self, [f.name for f in self._schema()])
+
+    def select_except(self, columns: Sequence[str]) -> Query:
+        """A query of every column but ``columns``."""
+        names = [f.name for f in self._schema()]
+        unknown = [c for c in columns if c not in names]
+        if unknown:
+            raise QueryError(f"{self.name} has no column(s) {', '.join(map(repr, unknown))}")
+        return Query.select(self, [n for n in names if n not in columns])
+
+    def _schema(self) -> list[Feature]:
+        features = self.features
+        if features is None:
+            raise QueryError(f"{self!r} has no schema yet: insert data or declare its features")
+        return features
 
     # Statistics and validation -------------------------------------------------------
 

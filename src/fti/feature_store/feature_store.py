@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fti.errors import InvalidArgumentError, NotFoundError, SchemaError
+from fti.errors import InvalidArgumentError, NotFoundError, QueryError, SchemaError
 from fti.feature_store.feature_group import KIND as GROUP_KIND
 from fti.feature_store.feature_group import FeatureGroup
+from fti.feature_store.feature_view import KIND as VIEW_KIND
+from fti.feature_store.feature_view import FeatureView
+from fti.feature_store.query import Query
+from fti.feature_store.transform_plan import TransformPlan, sample_frame
 from fti.feature_store.validation import VALIDATION_MODES, serialize_expectations
 from fti.names import check_name, check_version
 from fti.stores.metadata import MetadataStore
@@ -99,6 +103,61 @@ class FeatureStore:
     def list_feature_groups(self) -> list[FeatureGroup]:
         """Every version of every feature group, by name then version."""
         return [FeatureGroup(self, e) for e in self._metadata.list(GROUP_KIND, self.project)]
+
+    def create_feature_view(
+        self,
+        name: str,
+        version: int | None = None,
+        query: Query | None = None,
+        labels: Sequence[str] = (),
+        transformations: Mapping[str, Any] | None = None,
+        description: str = "",
+    ) -> FeatureView:
+        """Create a feature view version over ``query`` with ``labels`` and transformations.
+
+        Each transformation is checked on a sample, vectorized and one row at a time; a
+        difference refuses the view with TransformationError.
+        """
+        check_name(name, "feature view name")
+        if version is not None:
+            check_version(version, "feature view version")
+        if not isinstance(query, Query):
+            raise QueryError("create_feature_view needs query=, e.g. fg.select_all().join(...)")
+        labels = [labels] if isinstance(labels, str) else list(labels)
+        outputs = {c.name: c.type for c in query.outputs}
+        unknown = [label for label in labels if label not in outputs]
+        if unknown:
+            raise QueryError(f"label(s) {', '.join(unknown)} are not columns of the query")
+        plan = TransformPlan.create(transformations or {}, outputs, labels)
+        plan.check_parity(sample_frame(query, [c for c in outputs if c not in labels]))
+        body = {
+            "query": query.to_dict(),
+            "labels": labels,
+            "transformations": plan.to_dict(),
+            "description": description,
+        }
+        entity = self._metadata.create(VIEW_KIND, self.project, name, version, body)
+        return FeatureView(self, entity)
+
+    def get_feature_view(self, name: str, version: int | None = None) -> FeatureView:
+        """A feature view version (the latest when ``version`` is None); NotFoundError if none."""
+        check_name(name, "feature view name")
+        if version is not None:
+            check_version(version, "feature view version")
+        return FeatureView(self, self._metadata.get(VIEW_KIND, self.project, name, version))
+
+    def get_or_create_feature_view(
+        self, name: str, version: int | None = None, **options: Any
+    ) -> FeatureView:
+        """The feature view if it exists, else a new one created with ``options``."""
+        try:
+            return self.get_feature_view(name, version)
+        except NotFoundError:
+            return self.create_feature_view(name, version, **options)
+
+    def list_feature_views(self) -> list[FeatureView]:
+        """Every version of every feature view, by name then version."""
+        return [FeatureView(self, e) for e in self._metadata.list(VIEW_KIND, self.project)]
 
     def _check_schema(
         self, features: Sequence[Feature], primary_key: list[str], event_time: str | None

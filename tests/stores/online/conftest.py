@@ -72,8 +72,8 @@ def new_table(online_store: OnlineStore) -> Iterator[TableFactory]:
     """Make unique table names (a Redis database is shared); drop their tables afterwards."""
     made: list[str] = []
 
-    def make(suffix: str = "") -> str:
-        name = f"t_{uuid.uuid4().hex[:12]}{suffix}"
+    def make(suffix: str = "", *, base: str | None = None) -> str:
+        name = (base or f"t_{uuid.uuid4().hex[:12]}") + suffix
         made.append(name)
         return name
 

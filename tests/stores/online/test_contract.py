@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing import get_context
@@ -81,6 +82,30 @@ def test_equal_event_time_later_commit_wins(
     assert online_store.read(table, ["a"]) == ["c6 again"]
 
 
+def test_extreme_event_times_and_commit_ids(
+    online_store: OnlineStore, new_table: TableFactory
+) -> None:
+    table = new_table()
+    big = 2**53  # beyond it, doubles (Lua's numbers) no longer tell integers apart
+    online_store.write(
+        table, ["min", "max", "wide", "exact"], [-(2**63), 2**63 - 1, 2**40, big + 1], [""] * 4, 0
+    )
+    online_store.write(
+        table, ["min", "max", "wide", "exact"], [-(2**63) + 1, 0, 1, big], list("abcd"), 1
+    )
+    assert online_store.read(table, ["min", "max", "wide", "exact"]) == ["a", "", "", ""]
+
+    for commit in (big + 1, 2**40, big + 2, big, 5):
+        online_store.write(table, ["tie"], [0], [f"commit {commit}"], commit)
+    assert online_store.read(table, ["tie"]) == [f"commit {big + 2}"]
+    assert online_store.watermark(table) == big + 2
+
+    online_store.write(table, [], [], [], big + 1)
+    assert online_store.watermark(table) == big + 2
+    online_store.write(table, [], [], [], 2**63 - 1)
+    assert online_store.watermark(table) == 2**63 - 1
+
+
 def test_watermark_is_the_highest_commit_written(
     online_store: OnlineStore, new_table: TableFactory
 ) -> None:
@@ -104,9 +129,9 @@ def test_watermark_is_the_highest_commit_written(
 def test_drop_removes_rows_and_watermark_of_that_table_only(
     online_store: OnlineStore, new_table: TableFactory
 ) -> None:
-    # A glob character in the name must not make Redis' SCAN pattern match the other table.
-    table, other = new_table("q"), new_table("_")
-    table = table[:-1] + "?"
+    # "?" must not become a wildcard in Redis' SCAN pattern and match the other table.
+    base = new_table()
+    table, other = new_table("?", base=base), new_table("x", base=base)
     online_store.write(table, ["a", "b"], [1, 1], ["va", "vb"], 2)
     online_store.write(other, ["a"], [1], ["other"], 3)
 
@@ -126,8 +151,8 @@ def test_drop_removes_rows_and_watermark_of_that_table_only(
 
 
 def test_many_keys(online_store: OnlineStore, new_table: TableFactory) -> None:
-    # More keys than SQLite binds in one statement (32766 here; 999 in old builds) and many
-    # Redis script calls and round trips.
+    # Many SQLite statements (and more keys than SQLite's default limit of 32766 variables),
+    # many Redis script calls and round trips.
     table = new_table()
     n = 40_000
     keys = [f"key-{i}" for i in range(n)]
@@ -137,9 +162,9 @@ def test_many_keys(online_store: OnlineStore, new_table: TableFactory) -> None:
     online_store.write(table, odd, [2] * len(odd), [f"v2-{k}" for k in odd], 2)
 
     asked = [f"key-{i}" for i in range(n + 3)][::-1]
-    expected = [
-        None if i >= n else f"v2-key-{i}" if i % 2 else f"v1-{i}" for i in range(n + 3)
-    ][::-1]
+    expected = [None if i >= n else f"v2-key-{i}" if i % 2 else f"v1-{i}" for i in range(n + 3)][
+        ::-1
+    ]
     assert online_store.read(table, asked) == expected
     assert online_store.watermark(table) == 2
 
@@ -265,6 +290,32 @@ def test_two_processes_write_the_same_keys(
 
     assert online_store.read(table, _WORKER_KEYS) == _expected_after_workers(2)
     assert online_store.watermark(table) == 2 * _WORKER_ROUNDS - 1
+
+
+# Backend specifics.
+
+
+def test_redis_write_failing_midway_keeps_the_old_watermark(redis_url: str) -> None:
+    import redis
+
+    store = open_online_store(redis_url)
+    client = redis.Redis.from_url(redis_url)
+    table = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        store.write(table, [], [], [], 1)
+        # A key of the wrong type makes the script fail on the first of two chunks.
+        client.rpush(f"fti:{table}:k0", "not a row")
+        keys = [f"k{i}" for i in range(2500)]
+
+        with pytest.raises(StoreError, match="WRONGTYPE"):
+            store.write(table, keys, [0] * len(keys), ["v"] * len(keys), 2)
+
+        assert store.watermark(table) == 1
+        assert store.read(table, ["k2499"]) == [None]
+    finally:
+        store.drop(table)
+        store.close()
+        client.close()
 
 
 # Choosing a backend by URL.

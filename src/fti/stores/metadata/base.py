@@ -10,7 +10,6 @@ PostgreSQL, and lets new concepts arrive without new store methods.
 from __future__ import annotations
 
 import builtins
-
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime

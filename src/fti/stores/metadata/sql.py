@@ -8,7 +8,6 @@ feature). SQLAlchemy rows never leave this module: callers get :class:`Entity` a
 from __future__ import annotations
 
 import builtins
-
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -21,7 +20,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from fti.dependencies import import_optional
-from fti.errors import AlreadyExistsError, ConfigError, NotFoundError, StoreError
+from fti.errors import (
+    AlreadyExistsError,
+    ConfigError,
+    InvalidArgumentError,
+    NotFoundError,
+    StoreError,
+)
 from fti.stores.metadata.base import Entity, Record
 
 _T = TypeVar("_T")
@@ -72,6 +77,7 @@ class SqlMetadataStore:
         self, kind: str, project: str, name: str, version: int | None, body: Mapping[str, Any]
     ) -> Entity:
         """Store a new entity version; ``None`` takes the next free version atomically."""
+        _check_lengths(kind=kind, project=project, name=name)
 
         def attempt(conn: Connection) -> Entity:
             number = version
@@ -81,17 +87,19 @@ class SqlMetadataStore:
                 ).scalar()
                 number = (latest or 0) + 1
             now = datetime.now(UTC)
+            dumped = _dump(body)
             conn.execute(
                 entities.insert().values(
                     kind=kind,
                     project=project,
                     name=name,
                     version=number,
-                    body=_dump(body),
+                    body=dumped,
                     created_at=now,
                 )
             )
-            return Entity(kind, project, name, number, dict(body), now)
+            # The body as get() will return it (tuples become lists...), not the caller's object.
+            return Entity(kind, project, name, number, json.loads(dumped), now)
 
         for _ in range(_RETRIES):
             try:
@@ -127,8 +135,10 @@ class SqlMetadataStore:
         if name is not None:
             query = query.where(entities.c.name == name)
         with self._connect() as conn:
-            rows = conn.execute(query.order_by(entities.c.name, entities.c.version)).all()
-        return [_entity(r) for r in rows]
+            rows = conn.execute(query).all()
+        # Sorted here, not in SQL: PostgreSQL orders names by the database's collation
+        # (en_US puts 'a_c' before 'a1'), SQLite by bytes; the contract is one order.
+        return sorted((_entity(r) for r in rows), key=lambda e: (e.name, e.version))
 
     def update(
         self, kind: str, project: str, name: str, version: int, body: Mapping[str, Any]
@@ -144,7 +154,10 @@ class SqlMetadataStore:
             return int(result.rowcount)
 
         if self._transaction(attempt) == 0:
-            raise NotFoundError(f"{kind.replace('_', ' ')} {name!r} version {version} not found")
+            raise NotFoundError(
+                f"{kind.replace('_', ' ')} {name!r} version {version} not found "
+                f"in project {project!r}"
+            )
         return self.get(kind, project, name, version)
 
     def delete(self, kind: str, project: str, name: str, version: int) -> None:
@@ -169,6 +182,7 @@ class SqlMetadataStore:
         body: Mapping[str, Any],
     ) -> None:
         """Attach a record to an entity version (replacing one with the same kind and key)."""
+        _check_lengths(record_kind=record_kind, key=key)
 
         def attempt(conn: Connection) -> None:
             entity_id = self._entity_id(conn, kind, project, name, version)
@@ -230,7 +244,10 @@ class SqlMetadataStore:
             )
         ).scalar()
         if entity_id is None:
-            raise NotFoundError(f"{kind.replace('_', ' ')} {name!r} version {version} not found")
+            raise NotFoundError(
+                f"{kind.replace('_', ' ')} {name!r} version {version} not found "
+                f"in project {project!r}"
+            )
         return int(entity_id)
 
     @contextmanager
@@ -284,6 +301,22 @@ def _begin_immediate(engine: Engine) -> None:
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_MAX_LENGTHS = {"kind": 64, "project": 64, "name": 255, "record_kind": 64, "key": 255}
+
+
+def _check_lengths(**values: str) -> None:
+    """Refuse strings longer than their column, the same way on every dialect.
+
+    PostgreSQL would raise a raw DataError and SQLite would store them silently.
+    """
+    for field, value in values.items():
+        if len(value) > _MAX_LENGTHS[field]:
+            raise InvalidArgumentError(
+                f"{field} {value[:40]!r}... is {len(value)} characters long; "
+                f"the metadata store keeps at most {_MAX_LENGTHS[field]}"
+            )
 
 
 def _where(kind: str, project: str, name: str) -> tuple[sa.ColumnElement[bool], ...]:

@@ -55,3 +55,15 @@ class OfflineStore(Protocol):
     def drop(self, table: str) -> None:
         """Delete the table and its history."""
         ...
+
+    def write_file(self, path: str, data: pa.Table) -> None:
+        """Store an immutable snapshot (e.g. a training dataset) as Parquet at ``path``."""
+        ...
+
+    def read_file(self, path: str) -> pa.Table:
+        """Read a snapshot written by :meth:`write_file`; NotFoundError when absent."""
+        ...
+
+    def delete_file(self, path: str) -> None:
+        """Remove a snapshot (no error when absent)."""
+        ...

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pds
+import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
@@ -137,6 +138,25 @@ class DeltaOfflineStore:
     def drop(self, table: str) -> None:
         """Delete the table and its history."""
         shutil.rmtree(self._path(table), ignore_errors=True)
+
+    def write_file(self, path: str, data: pa.Table) -> None:
+        """Store an immutable snapshot as Parquet at ``path`` (written whole, then renamed)."""
+        target = self._path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        pq.write_table(data, partial)
+        partial.replace(target)
+
+    def read_file(self, path: str) -> pa.Table:
+        """Read a snapshot written by :meth:`write_file`; NotFoundError when absent."""
+        target = self._path(path)
+        if not target.is_file():
+            raise NotFoundError(f"snapshot {path} does not exist")
+        return pq.read_table(target)
+
+    def delete_file(self, path: str) -> None:
+        """Remove a snapshot (no error when absent)."""
+        self._path(path).unlink(missing_ok=True)
 
     def _open(self, table: str) -> DeltaTable:
         try:

@@ -41,11 +41,13 @@ def open_online_store(url: str) -> OnlineStore:
 def _sqlite_path(url: str) -> Path:
     parts = urlsplit(url)
     path = unquote(parts.path)
-    if parts.netloc or parts.query or parts.fragment or not path.startswith("/") or path == "/":
+    # SQLAlchemy spells absolute paths with four slashes; accept that spelling too.
+    name = path.lstrip("/")
+    if parts.netloc or parts.query or parts.fragment or not path.startswith("/") or not name:
         raise ConfigError(
             f"invalid SQLite online store URL {url!r}: use sqlite:///absolute/path/online.db"
         )
-    file = Path(path)
+    file = Path("/" + name)
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -1,13 +1,15 @@
 """The Redis online store: one string key per row, replaced only by a newer row, inside Redis.
 
-Each row lives at ``fti:{table}:{key}`` as one string: a 40-digit header (the event time
-shifted to be non-negative, then the commit id, 20 zero-padded digits each) followed by the
-value. The fixed-width header lets a Lua script decide "newer or same" by comparing digits, and
-lets a read return the value with one MGET. A table's watermark lives at ``fti:{table}``.
+Each row lives at ``fti:{table}:{key}`` as one string: a 16-byte header (the event time shifted
+to be non-negative, then the commit id, each as a big-endian unsigned 64-bit integer) followed
+by the UTF-8 value. A Lua script compares headers to decide whether a row replaces the stored
+one, and a read returns the values with one MGET. A table's watermark, the highest commit id
+written, lives at ``fti:{table}`` as 20 zero-padded digits.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -19,8 +21,9 @@ if TYPE_CHECKING:
     from redis import Redis
 
 _NAMESPACE = "fti"
-_HEADER_LEN = 40
-# Event times are signed 64-bit; shifting them by 2**63 keeps the padded digits in time order.
+_HEADER = struct.Struct(">QQ")
+_HEADER_LEN = _HEADER.size
+# Event times are signed 64-bit; shifting them by 2**63 makes them unsigned, in the same order.
 _EVENT_SHIFT = 1 << 63
 _INT64_LIMIT = 1 << 63
 # Rows per script call: each call blocks Redis while it runs, so keep it to a few milliseconds.
@@ -32,30 +35,34 @@ _DROP_BATCH = 1000
 _UPSERT_LUA = """
 -- KEYS[1]: the watermark key; KEYS[2..]: the row keys.
 -- ARGV[1]: the new watermark (20 digits), or "" to leave it; ARGV[2..]: the rows, each a
--- 40-digit header (event time, commit id) followed by the value.
-local function newer_or_same(a, b)
-  -- a and b are digit strings of the same length. Comparing 10 digits at a time keeps the
-  -- numbers exact in Lua's doubles and keeps the locale out of the comparison.
-  for i = 1, #b, 10 do
-    local x = tonumber(string.sub(a, i, i + 9))
-    local y = tonumber(string.sub(b, i, i + 9))
-    if x ~= y then
-      return x > y
-    end
-  end
-  return true
+-- 16-byte header (event time, commit id) followed by the value.
+local function row_newer_or_same(a, b)
+  -- Four 32-bit parts per header: exact in Lua's doubles, and unpacked without copying.
+  local a1, a2, a3, a4 = struct.unpack('>I4I4I4I4', a)
+  local b1, b2, b3, b4 = struct.unpack('>I4I4I4I4', b)
+  if a1 ~= b1 then return a1 > b1 end
+  if a2 ~= b2 then return a2 > b2 end
+  if a3 ~= b3 then return a3 > b3 end
+  return a4 >= b4
+end
+
+local function watermark_newer(a, b)
+  -- 20-digit strings, compared 10 digits at a time so the numbers stay exact.
+  local a1, b1 = tonumber(string.sub(a, 1, 10)), tonumber(string.sub(b, 1, 10))
+  if a1 ~= b1 then return a1 > b1 end
+  return tonumber(string.sub(a, 11)) > tonumber(string.sub(b, 11))
 end
 
 for i = 2, #KEYS do
   local row = ARGV[i]
-  local stored = redis.call('GETRANGE', KEYS[i], 0, 39)
-  if stored == '' or newer_or_same(string.sub(row, 1, 40), stored) then
+  local stored = redis.call('GETRANGE', KEYS[i], 0, 15)
+  if stored == '' or row_newer_or_same(row, stored) then
     redis.call('SET', KEYS[i], row)
   end
 end
 if ARGV[1] ~= '' then
   local stored = redis.call('GET', KEYS[1])
-  if not stored or newer_or_same(ARGV[1], stored) then
+  if not stored or watermark_newer(ARGV[1], stored) then
     redis.call('SET', KEYS[1], ARGV[1])
   end
 end
@@ -129,6 +136,7 @@ class RedisOnlineStore:
         prefix = self._prefix(table)
         watermark_key = prefix[:-1]
         commit = f"{commit_id:020d}"
+        pack = _HEADER.pack
         # At least one call, so an empty write still sets the watermark.
         starts = range(0, n, _WRITE_CHUNK) if n else range(1)
         last = starts[-1]
@@ -147,7 +155,7 @@ class RedisOnlineStore:
                         args=[
                             commit if start == last else "",
                             *[
-                                f"{e + _EVENT_SHIFT:020d}{commit}{v}"
+                                pack(e + _EVENT_SHIFT, commit_id) + v.encode()
                                 for e, v in zip(
                                     event_times[start:stop], values[start:stop], strict=True
                                 )
@@ -156,7 +164,7 @@ class RedisOnlineStore:
                         client=pipe,
                     )
                     queued += 1
-                    if queued == _CHUNKS_PER_ROUND_TRIP:
+                    if queued == _CHUNKS_PER_ROUND_TRIP or start == last:
                         pipe.execute()
                         queued = 0
         except self._redis_error as exc:

@@ -170,7 +170,7 @@ class SQLiteOnlineStore:
             if len(keys) == 1:
                 row = conn.execute(sql.get_one, (keys[0],)).fetchone()
                 return [None if row is None else row[0]]
-            if not keys:
+            if len(keys) == 0:
                 return []
             found: dict[str, str] = {}
             key_list = list(keys)
@@ -230,27 +230,32 @@ class SQLiteOnlineStore:
         conn: sqlite3.Connection | None = getattr(local, "conn", None)
         if conn is not None:
             return conn
+        if self._closed:
+            raise StoreError(f"the SQLite online store {self._path} is closed")
+        try:
+            conn = sqlite3.connect(
+                self._path,
+                timeout=_BUSY_TIMEOUT_S,
+                # We issue BEGIN/COMMIT ourselves.
+                isolation_level=None,
+                # Only close() touches a connection from another thread.
+                check_same_thread=False,
+                cached_statements=256,
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+            conn.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            raise self._error("open", exc) from exc
         with self._lock:
             if self._closed:
+                conn.close()
                 raise StoreError(f"the SQLite online store {self._path} is closed")
-            try:
-                conn = sqlite3.connect(
-                    self._path,
-                    timeout=_BUSY_TIMEOUT_S,
-                    # We issue BEGIN/COMMIT ourselves.
-                    isolation_level=None,
-                    # Only close() touches a connection from another thread.
-                    check_same_thread=False,
-                    cached_statements=256,
-                )
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
-                conn.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
-            except sqlite3.Error as exc:
-                raise self._error("open", exc) from exc
             self._conns.append(conn)
-            local.conn = conn
+        local.conn = conn
         return conn
 
     def _table_sql(self, table: str) -> _TableSql:

@@ -1,0 +1,432 @@
+"""FeatureView: the features a model reads, the same way for training and for serving.
+
+A view is a query (root group + point-in-time joins), the label columns and the
+model-dependent transformations. Training data, batch data and online feature vectors all go
+through it, so the training pipeline and the inference pipelines read the same features.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+
+from fti.feature_store import point_in_time, training_data
+from fti.feature_store.query import Query
+from fti.feature_store.training_data import SPLIT_COLUMN, SplitRule
+from fti.feature_store.transform_plan import TransformPlan
+from fti.frames import ReturnType, from_arrow
+from fti.stores.metadata import Entity
+
+if TYPE_CHECKING:
+    from fti.feature_store.feature_store import FeatureStore
+    from fti.feature_store.serving import ServingPlan
+    from fti.feature_store.verification import OnlineAudit, TrainingDataCheck
+
+KIND = "feature_view"
+DATASET_KIND = "training_dataset"
+
+
+@dataclass(frozen=True)
+class TrainingDataset:
+    """One recorded training dataset of a view."""
+
+    version: int
+    created_at: dt.datetime
+    description: str
+    rows: int
+    versions: dict[str, int | None]
+    split: SplitRule
+    start_time: dt.datetime | None
+    end_time: dt.datetime | None
+    has_spine: bool
+    digest: str
+    transformation_state: dict[str, Any]
+
+
+class FeatureView:
+    """A named, versioned selection of features and labels with their transformations."""
+
+    def __init__(self, store: FeatureStore, entity: Entity) -> None:
+        self._store = store
+        self._entity = entity
+        self._body = entity.body
+        self.query = Query.from_dict(store, entity.body["query"])
+        self.transformations = TransformPlan.from_dict(entity.body.get("transformations") or {})
+        self._serving: ServingPlan | None = None
+
+    @property
+    def name(self) -> str:
+        """The view's name."""
+        return self._entity.name
+
+    @property
+    def version(self) -> int:
+        """The view's version."""
+        return self._entity.version
+
+    @property
+    def labels(self) -> list[str]:
+        """The label columns (y)."""
+        return list(self._body["labels"])
+
+    @property
+    def description(self) -> str:
+        """Free text describing the view."""
+        return str(self._body.get("description", ""))
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The columns of X before transformations, in order."""
+        return [c.name for c in self.query.outputs if c.name not in self.labels]
+
+    @property
+    def root_keys(self) -> list[str]:
+        """The root group's primary key and event time (the ``primary_key``/``event_time``
+        columns of training and batch data)."""
+        root = self.query.root
+        return root.upsert_keys
+
+    def __repr__(self) -> str:
+        return f"FeatureView(name={self.name!r}, version={self.version})"
+
+    # Training data ---------------------------------------------------------------------
+
+    def create_training_data(
+        self,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+        spine: Any = None,
+        description: str = "",
+    ) -> int:
+        """Record a training dataset (all rows in the train part); returns its version."""
+        return self._create(SplitRule(), start_time, end_time, spine, description)
+
+    def train_test_split(
+        self,
+        test_size: float | None = None,
+        train_end: dt.datetime | str | None = None,
+        test_start: dt.datetime | str | None = None,
+        seed: int | None = None,
+        *,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+        spine: Any = None,
+        description: str = "",
+        primary_key: bool = False,
+        event_time: bool = False,
+    ) -> tuple[Any, Any, Any, Any]:
+        """Record a dataset split randomly (``test_size``, ``seed``) or by time
+        (``test_start``, ``train_end``); returns X_train, X_test, y_train, y_test."""
+        if test_start is not None or train_end is not None:
+            rule = training_data.time_rule(test_start or train_end, train_end=train_end)
+        else:
+            rule = training_data.random_rule(test_size, None, seed)
+        version = self._create(rule, start_time, end_time, spine, description)
+        return self.get_train_test_split(version, primary_key=primary_key, event_time=event_time)
+
+    def train_validation_test_split(
+        self,
+        validation_size: float | None = None,
+        test_size: float | None = None,
+        validation_start: dt.datetime | str | None = None,
+        test_start: dt.datetime | str | None = None,
+        seed: int | None = None,
+        *,
+        train_end: dt.datetime | str | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+        spine: Any = None,
+        description: str = "",
+        primary_key: bool = False,
+        event_time: bool = False,
+    ) -> tuple[Any, Any, Any, Any, Any, Any]:
+        """Record a three-way split; returns X_train, X_val, X_test, y_train, y_val, y_test."""
+        if validation_start is not None or test_start is not None:
+            rule = training_data.time_rule(test_start, validation_start, train_end)
+        else:
+            rule = training_data.random_rule(test_size, validation_size, seed)
+        version = self._create(rule, start_time, end_time, spine, description)
+        return self.get_train_validation_test_split(
+            version, primary_key=primary_key, event_time=event_time
+        )
+
+    def get_training_data(
+        self, version: int, *, primary_key: bool = False, event_time: bool = False
+    ) -> tuple[Any, Any]:
+        """X and y of a recorded training dataset (all its rows)."""
+        dataset, table = self._read_dataset(version)
+        return self._xy(table, dataset, primary_key, event_time)
+
+    def get_train_test_split(
+        self, version: int, *, primary_key: bool = False, event_time: bool = False
+    ) -> tuple[Any, Any, Any, Any]:
+        """X_train, X_test, y_train, y_test of a recorded split."""
+        dataset, table = self._read_dataset(version)
+        train, test = (
+            self._xy(training_data.split_rows(table, part), dataset, primary_key, event_time)
+            for part in (training_data.TRAIN, training_data.TEST)
+        )
+        return train[0], test[0], train[1], test[1]
+
+    def get_train_validation_test_split(
+        self, version: int, *, primary_key: bool = False, event_time: bool = False
+    ) -> tuple[Any, Any, Any, Any, Any, Any]:
+        """X_train, X_val, X_test, y_train, y_val, y_test of a recorded three-way split."""
+        dataset, table = self._read_dataset(version)
+        parts = [
+            self._xy(training_data.split_rows(table, part), dataset, primary_key, event_time)
+            for part in (training_data.TRAIN, training_data.VALIDATION, training_data.TEST)
+        ]
+        return parts[0][0], parts[1][0], parts[2][0], parts[0][1], parts[1][1], parts[2][1]
+
+    def training_datasets(self) -> list[TrainingDataset]:
+        """Every recorded training dataset, oldest first."""
+        return [
+            _dataset(e)
+            for e in self._store._metadata.list(
+                DATASET_KIND, self._entity.project, self._dataset_name
+            )
+        ]
+
+    def training_dataset(self, version: int | None = None) -> TrainingDataset:
+        """One recorded training dataset (the latest when None); NotFoundError if absent."""
+        entity = self._store._metadata.get(
+            DATASET_KIND, self._entity.project, self._dataset_name, version
+        )
+        return _dataset(entity)
+
+    def read_training_data_table(self, version: int) -> pa.Table:
+        """The stored rows of a training dataset, untransformed, with keys and split."""
+        return self._read_dataset(version)[1]
+
+    # Batch and online -------------------------------------------------------------------
+
+    def get_batch_data(
+        self,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+        spine: Any = None,
+        training_dataset_version: int | None = None,
+        primary_key: bool = False,
+        event_time: bool = False,
+        *,
+        return_type: ReturnType = "pandas",
+    ) -> Any:
+        """Features of the latest commits, transformed as for training (no labels).
+
+        With a spine, row i of the result belongs to row i of the spine.
+        """
+        dataset = self.training_dataset(training_dataset_version) if self._has_transforms else None
+        state = dataset.transformation_state if dataset else {}
+        table = self._run(point_in_time.latest_versions(self.query), start_time, end_time, spine)
+        frame = self._features_frame(table, state, primary_key, event_time)
+        if return_type == "pandas":
+            return frame
+        return from_arrow(pa.Table.from_pandas(frame, preserve_index=False), return_type)
+
+    def init_serving(self, training_dataset_version: int | None = None) -> None:
+        """Prepare online reads with the transformation state of a training dataset."""
+        from fti.feature_store.serving import ServingPlan
+
+        state: dict[str, Any] = {}
+        if self._has_transforms:
+            state = self.training_dataset(training_dataset_version).transformation_state
+        self._serving = ServingPlan(self, state)
+
+    def get_feature_vector(
+        self,
+        entry: Mapping[str, Any],
+        passed_features: Mapping[str, Any] | None = None,
+        request_parameters: Mapping[str, Any] | None = None,
+        return_type: str = "list",
+        *,
+        allow_missing: bool = False,
+    ) -> Any:
+        """One online feature vector, transformed as for training.
+
+        ``entry`` holds the keys no earlier group's row provides (e.g. the root's key).
+        Raises KeyNotFoundError for an unknown root key unless ``allow_missing``.
+        """
+        return self._serving_plan().vectors(
+            [entry],
+            None if passed_features is None else [passed_features],
+            None if request_parameters is None else [request_parameters],
+            return_type,
+            allow_missing,
+            single=True,
+        )
+
+    def get_feature_vectors(
+        self,
+        entries: Sequence[Mapping[str, Any]],
+        passed_features: Sequence[Mapping[str, Any]] | None = None,
+        request_parameters: Sequence[Mapping[str, Any]] | None = None,
+        return_type: str = "list",
+        *,
+        allow_missing: bool = False,
+    ) -> Any:
+        """Online feature vectors of many entries (one read per group for all of them)."""
+        return self._serving_plan().vectors(
+            list(entries), passed_features, request_parameters, return_type, allow_missing
+        )
+
+    # Checks ----------------------------------------------------------------------------
+
+    def verify_training_data(self, version: int) -> TrainingDataCheck:
+        """Recompute a training dataset from its pinned versions and compare digests."""
+        from fti.feature_store.verification import verify_training_data
+
+        return verify_training_data(self, version)
+
+    def verify_online(
+        self, sample: int = 1000, training_dataset_version: int | None = None
+    ) -> OnlineAudit:
+        """Compare online vectors of a sample of keys with the offline values as of now."""
+        from fti.feature_store.verification import verify_online
+
+        return verify_online(self, sample, training_dataset_version)
+
+    def delete(self) -> None:
+        """Delete the view version and its training datasets."""
+        for dataset in self.training_datasets():
+            self._store._offline.delete_file(self._dataset_path(dataset.version))
+            self._store._offline.delete_file(self._spine_path(dataset.version))
+            self._store._metadata.delete(
+                DATASET_KIND, self._entity.project, self._dataset_name, dataset.version
+            )
+        self._store._metadata.delete(KIND, self._entity.project, self.name, self.version)
+
+    # Internals -------------------------------------------------------------------------
+
+    @property
+    def _has_transforms(self) -> bool:
+        return bool(self.transformations.columns)
+
+    @property
+    def _dataset_name(self) -> str:
+        return f"{self.name}_v{self.version}"
+
+    def _dataset_path(self, version: int) -> str:
+        return f"{self._entity.project}/_training_data/{self._dataset_name}/{version}.parquet"
+
+    def _spine_path(self, version: int) -> str:
+        return f"{self._entity.project}/_training_data/{self._dataset_name}/{version}.spine.parquet"
+
+    def _serving_plan(self) -> ServingPlan:
+        if self._serving is None:
+            self.init_serving()
+        assert self._serving is not None
+        return self._serving
+
+    def _run(
+        self,
+        versions: point_in_time.Versions,
+        start_time: dt.datetime | None,
+        end_time: dt.datetime | None,
+        spine: Any,
+    ) -> pa.Table:
+        plan = point_in_time.plan(self.query, versions, self.root_keys)
+        prepared = None
+        if spine is not None:
+            prepared = point_in_time.prepare_spine(self.query, spine, self.labels)
+        return plan.run(
+            spine=prepared,
+            start_time=training_data.to_utc(start_time),
+            end_time=training_data.to_utc(end_time),
+        )
+
+    def _create(
+        self,
+        rule: SplitRule,
+        start_time: dt.datetime | None,
+        end_time: dt.datetime | None,
+        spine: Any,
+        description: str,
+    ) -> int:
+        versions = point_in_time.latest_versions(self.query)
+        table = self._run(versions, start_time, end_time, spine)
+        root_time = self.query.root.event_time
+        times = table.column(root_time) if root_time else None
+        table = table.append_column(SPLIT_COLUMN, rule.assign(times, table.num_rows))
+        train = training_data.split_rows(table, training_data.TRAIN)
+        state = self.transformations.fit(train.select(self.feature_names).to_pandas())
+        body = {
+            "versions": versions,
+            "split": rule.to_dict(),
+            "start_time": _iso(training_data.to_utc(start_time)),
+            "end_time": _iso(training_data.to_utc(end_time)),
+            "has_spine": spine is not None,
+            "digest": training_data.digest(table),
+            "rows": table.num_rows,
+            "transformation_state": state,
+            "description": description,
+        }
+        metadata = self._store._metadata
+        project = self._entity.project
+        entity = metadata.create(DATASET_KIND, project, self._dataset_name, None, body)
+        try:
+            offline = self._store._offline
+            offline.write_file(self._dataset_path(entity.version), table)
+            if spine is not None:
+                prepared = point_in_time.prepare_spine(self.query, spine, self.labels)
+                offline.write_file(self._spine_path(entity.version), prepared)
+        except BaseException:
+            metadata.delete(DATASET_KIND, project, self._dataset_name, entity.version)
+            raise
+        return entity.version
+
+    def _read_dataset(self, version: int) -> tuple[TrainingDataset, pa.Table]:
+        dataset = self.training_dataset(version)
+        table = self._store._offline.read_file(self._dataset_path(version))
+        return dataset, table
+
+    def _xy(
+        self, table: pa.Table, dataset: TrainingDataset, primary_key: bool, event_time: bool
+    ) -> tuple[Any, Any]:
+        x = self._features_frame(table, dataset.transformation_state, primary_key, event_time)
+        return x, training_data.label_frame(table, self.labels)
+
+    def _features_frame(
+        self, table: pa.Table, state: Mapping[str, Any], primary_key: bool, event_time: bool
+    ) -> pd.DataFrame:
+        root = self.query.root
+        keys = (root.primary_key if primary_key else []) + (
+            [root.event_time] if event_time and root.event_time else []
+        )
+        features = self.transformations.apply(table.select(self.feature_names).to_pandas(), state)
+        if not keys:
+            return features
+        front = table.select(keys).to_pandas()
+        features = features.drop(columns=[k for k in keys if k in features.columns])
+        combined: pd.DataFrame = pd.concat([front, features], axis=1)
+        return combined
+
+
+def _dataset(entity: Entity) -> TrainingDataset:
+    body = entity.body
+    return TrainingDataset(
+        version=entity.version,
+        created_at=entity.created_at,
+        description=body.get("description", ""),
+        rows=int(body["rows"]),
+        versions=dict(body["versions"]),
+        split=SplitRule.from_dict(body["split"]),
+        start_time=_parse(body.get("start_time")),
+        end_time=_parse(body.get("end_time")),
+        has_spine=bool(body.get("has_spine")),
+        digest=body["digest"],
+        transformation_state=dict(body.get("transformation_state") or {}),
+    )
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse(value: str | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value)

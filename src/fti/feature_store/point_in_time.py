@@ -1,0 +1,235 @@
+"""Point-in-time joins: a Query compiled to one DuckDB statement over pinned Delta versions.
+
+The semantics are written once, here, over Arrow datasets that any offline backend returns:
+every group is read at a pinned Delta version, joined with ``ASOF LEFT JOIN`` on its keys and
+``root time >= group event time``; a ttl turns matches older than ``root time - ttl`` into
+nulls; a spine replaces the root's rows and the root itself is then joined as of the spine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from fti.errors import QueryError, SchemaError
+from fti.feature_store.query import Query, Step, left_key_source
+from fti.types import Feature, arrow_schema, coerce, require_not_null
+
+SPINE_ROW = "__fti_spine_row"
+SPINE_TIME = "__fti_spine_time"
+
+Versions = dict[str, int | None]
+"""Delta version read for each group, keyed ``<group>_v<version>`` (None: no data yet)."""
+
+
+def group_key(step: Step) -> str:
+    """The key of a step's group in a :data:`Versions` mapping."""
+    return f"{step.group.name}_v{step.group.version}"
+
+
+def latest_versions(query: Query) -> Versions:
+    """The latest Delta version of every group of ``query``."""
+    return {group_key(s): s.group._offline.version(s.group._offline_table) for s in query.steps}
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class Plan:
+    """A query bound to pinned versions, ready to run."""
+
+    query: Query
+    versions: Versions
+    extra_columns: list[str] = field(default_factory=list)
+
+    def sql(self, spine_columns: Sequence[str] | None = None, time_range: bool = False) -> str:
+        """The SQL statement (tables ``g0``, ``g1``... are the pinned groups).
+
+        With ``spine_columns`` (the columns of a prepared spine table ``spine``), root columns
+        the spine carries (keys, event time, labels) come from the spine.
+        """
+        spine = spine_columns is not None
+        from_spine = set(spine_columns or ())
+        steps = self.query.steps
+        root = steps[0]
+        root_time = root.group.event_time
+        if spine:
+            time = _as_ts(f"s.{_q(SPINE_TIME)}")
+        elif root_time is not None:
+            time = _as_ts(f"t0.{_q(root_time)}", _type(root, root_time))
+        else:
+            time = "TIMESTAMPTZ 'infinity'"
+        columns = {}
+        for c in self.query.outputs:
+            if c.step == 0 and c.source in from_spine:
+                columns[c.name] = f"s.{_q(c.source)}"
+            else:
+                columns[c.name] = self._column_sql(c.step, c.source, time)
+        for name in self.extra_columns:
+            columns[name] = f"s.{_q(name)}" if spine else f"t0.{_q(name)}"
+        select = ",\n  ".join(f"{expr} AS {_q(name)}" for name, expr in columns.items())
+        lines = [f"SELECT\n  {select}"]
+        if spine:
+            lines.append("FROM spine AS s")
+            keys = " AND ".join(f"s.{_q(k)} = t0.{_q(k)}" for k in root.group.primary_key)
+            if root_time is not None:
+                root_ts = _as_ts(f"t0.{_q(root_time)}", _type(root, root_time))
+                lines.append(f"ASOF LEFT JOIN g0 AS t0 ON {keys} AND {time} >= {root_ts}")
+            else:
+                lines.append(f"LEFT JOIN g0 AS t0 ON {keys}")
+        else:
+            lines.append("FROM g0 AS t0")
+        conditions: list[str] = []
+        for i, step in enumerate(steps[1:], start=1):
+            pairs = []
+            for left, right in zip(step.left_on, step.right_on, strict=True):
+                source, column = left_key_source(steps, i, left)
+                use_spine = spine and source == 0 and column in root.group.primary_key
+                ref = f"s.{_q(column)}" if use_spine else f"t{source}.{_q(column)}"
+                pairs.append(f"{ref} = t{i}.{_q(right)}")
+            keys = " AND ".join(pairs)
+            if step.as_of:
+                event = step.group.event_time
+                assert event is not None
+                right_ts = _as_ts(f"t{i}.{_q(event)}", _type(step, event))
+                lines.append(f"ASOF LEFT JOIN g{i} AS t{i} ON {keys} AND {time} >= {right_ts}")
+            else:
+                lines.append(f"LEFT JOIN g{i} AS t{i} ON {keys}")
+            if step.join_type == "inner":
+                conditions.append(self._match_sql(i, time))
+        if time_range:
+            conditions.append(f"{time} >= $start_time AND {time} < $end_time")
+        if self.query.where is not None:
+            conditions.append(self.query.where.to_sql(lambda name: columns[name]))
+        if conditions:
+            lines.append("WHERE " + "\n  AND ".join(conditions))
+        if spine:
+            lines.append(f"ORDER BY s.{_q(SPINE_ROW)}")
+        else:
+            order = [f"t0.{_q(k)}" for k in root.group.upsert_keys]
+            lines.append("ORDER BY " + ", ".join(order))
+        return "\n".join(lines)
+
+    def _column_sql(self, index: int, source: str, time: str) -> str:
+        step = self.query.steps[index]
+        expr = f"t{index}.{_q(source)}"
+        if index > 0 and step.ttl is not None:
+            return f"CASE WHEN {self._match_sql(index, time)} THEN {expr} END"
+        return expr
+
+    def _match_sql(self, index: int, time: str) -> str:
+        """True when join ``index`` found a row (within its ttl)."""
+        step = self.query.steps[index]
+        present = f"t{index}.{_q(step.right_on[0])} IS NOT NULL"
+        if step.ttl is None or step.group.event_time is None:
+            return present
+        event = _as_ts(f"t{index}.{_q(step.group.event_time)}", _type(step, step.group.event_time))
+        seconds = step.ttl.total_seconds()
+        return f"({event} >= {time} - INTERVAL ({seconds!r}) SECOND)"
+
+    def run(
+        self,
+        *,
+        spine: pa.Table | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+    ) -> pa.Table:
+        """Execute on the pinned versions; ``spine`` is a table from :func:`prepare_spine`."""
+        ranged = start_time is not None or end_time is not None
+        with duckdb.connect() as con:
+            con.execute("SET TimeZone = 'UTC'")
+            for i, step in enumerate(self.query.steps):
+                con.register(f"g{i}", _dataset(step, self.versions[group_key(step)]))
+            if spine is not None:
+                con.register("spine", spine)
+            params: dict[str, Any] = {}
+            if ranged:
+                params = {
+                    "start_time": _utc(start_time) or dt.datetime(1, 1, 2, tzinfo=dt.UTC),
+                    "end_time": _utc(end_time) or dt.datetime(9999, 12, 30, tzinfo=dt.UTC),
+                }
+            try:
+                sql = self.sql(None if spine is None else spine.column_names, ranged)
+                result = con.sql(sql, params=params or None).to_arrow_table()
+            except duckdb.Error as exc:
+                raise QueryError(f"the query failed in DuckDB: {exc}") from exc
+        return result
+
+
+def plan(query: Query, versions: Versions, extra_columns: Sequence[str] = ()) -> Plan:
+    """Bind ``query`` to ``versions``; ``extra_columns`` are root columns added at the end."""
+    missing = [group_key(s) for s in query.steps if group_key(s) not in versions]
+    if missing:
+        raise QueryError(f"no pinned version for {', '.join(missing)}")
+    present = {c.name for c in query.outputs}
+    extra = [c for c in extra_columns if c not in present]
+    return Plan(query, dict(versions), extra)
+
+
+def prepare_spine(query: Query, spine: Any, labels: Sequence[str] = ()) -> pa.Table:
+    """Check and type a spine: root primary key, root event time and optionally labels."""
+    root = query.root
+    if root.event_time is None:
+        raise QueryError(f"a spine needs a root group with an event time; {root.name} has none")
+    by_name = {f.name: f for f in root.features or []}
+    from fti.types import to_arrow
+
+    table = to_arrow(spine)
+    wanted = [*root.primary_key, root.event_time]
+    present_labels = [label for label in labels if label in table.column_names]
+    features = [by_name[c] for c in wanted] + [by_name[c] for c in present_labels]
+    unknown = [c for c in table.column_names if c not in {f.name for f in features}]
+    if unknown:
+        raise SchemaError(
+            f"spine column(s) {', '.join(unknown)} are not the root's keys, event time or "
+            f"labels ({', '.join(wanted + list(labels))})"
+        )
+    table = coerce(table, features)
+    require_not_null(table, wanted, "spine key/time")
+    time = table.column(root.event_time)
+    if pa.types.is_date(time.type):
+        time = time.cast(pa.timestamp("us", tz="UTC"))
+    return table.append_column(SPINE_TIME, time).append_column(
+        SPINE_ROW, pa.array(range(table.num_rows), pa.int64())
+    )
+
+
+def _dataset(step: Step, version: int | None) -> Any:
+    if version is None:
+        return arrow_schema(step.group.features or []).empty_table()
+    return step.group._offline.dataset(step.group._offline_table, version)
+
+
+def _type(step: Step, column: str) -> str:
+    for f in step.group.features or []:
+        if f.name == column:
+            return f.type
+    raise QueryError(f"{step.group.name} has no column {column!r}")
+
+
+def _as_ts(expr: str, type_name: str = "timestamp") -> str:
+    return f"CAST({expr} AS TIMESTAMPTZ)" if type_name == "date" else expr
+
+
+def _utc(value: dt.datetime | dt.date | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def result_features(query: Query, extra: Sequence[str]) -> list[Feature]:
+    """Typed features of a plan's result: the outputs, then the extra root columns."""
+    by_name: Mapping[str, Feature] = {f.name: f for f in query.root.features or []}
+    present = {c.name for c in query.outputs}
+    return query.features + [by_name[c] for c in extra if c not in present]

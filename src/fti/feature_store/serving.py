@@ -1,0 +1,224 @@
+"""The online serving plan of a feature view: ordered look-ups, chained keys, transformations.
+
+Compiled once per view (and training dataset version): for each group of the query, which
+key values come from the caller's entry and which from an earlier group's row (flights row ->
+its origin -> weather row), one batched read per group, then the ttl rule and the same
+transformations as training. Online, "as of" means now: a joined row older than its ttl is
+missing, as in ``get_batch_data(spine=keys at now)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from fti.errors import InvalidArgumentError, KeyNotFoundError, SchemaError
+from fti.feature_store.filters import evaluate
+from fti.feature_store.online_codec import key_encoder, rows_to_table, value_decoder
+from fti.feature_store.query import left_key_source
+from fti.types import Feature
+
+if TYPE_CHECKING:
+    from fti.feature_store.feature_view import FeatureView
+    from fti.stores.online import OnlineStore
+
+RETURN_TYPES = ("list", "dict", "pandas", "numpy")
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """How one group of the view is read online."""
+
+    index: int
+    table: str
+    store: OnlineStore
+    encode: Callable[[Sequence[Any]], str]
+    decode: Callable[[str], list[Any]]
+    names: tuple[str, ...]
+    key_sources: tuple[tuple[int | None, str, str], ...]
+    event_index: int | None
+    ttl_micros: int | None
+    inner: bool
+    outputs: tuple[tuple[str, int], ...]
+
+
+class ServingPlan:
+    """Reads feature vectors of one view from the online store."""
+
+    def __init__(self, view: FeatureView, state: Mapping[str, Any]) -> None:
+        self.view = view
+        self.state = dict(state)
+        steps = view.query.steps
+        labels = set(view.labels)
+        self.feature_names = view.feature_names
+        outputs_by_step: dict[int, list[tuple[str, str]]] = {}
+        for c in view.query.outputs:
+            if c.name not in labels:
+                outputs_by_step.setdefault(c.step, []).append((c.name, c.source))
+        self._types = {c.name: c.type for c in view.query.outputs}
+        self._lookups: list[_Lookup] = []
+        for i, step in enumerate(steps):
+            group = step.group
+            features = group.features or []
+            names = tuple(f.name for f in features)
+            if i == 0:
+                sources: list[tuple[int | None, str, str]] = [
+                    (None, k, k) for k in group.primary_key
+                ]
+            else:
+                sources = []
+                by_right = dict(zip(step.right_on, step.left_on, strict=True))
+                for key in group.primary_key:
+                    left = by_right[key]
+                    origin, column = left_key_source(steps, i, left)
+                    sources.append((origin, column, left))
+            event = group.event_time
+            self._lookups.append(
+                _Lookup(
+                    index=i,
+                    table=group._online_table,
+                    store=group._online,
+                    encode=key_encoder(group.key_features),
+                    decode=value_decoder(features),
+                    names=names,
+                    key_sources=tuple(sources),
+                    event_index=names.index(event) if event else None,
+                    ttl_micros=None
+                    if step.ttl is None or i == 0
+                    else int(step.ttl.total_seconds() * 1_000_000),
+                    inner=step.join_type == "inner",
+                    outputs=tuple(
+                        (name, names.index(source)) for name, source in outputs_by_step.get(i, [])
+                    ),
+                )
+            )
+        self._where = view.query.where
+        self._transforms = view.transformations
+
+    def vectors(
+        self,
+        entries: list[Mapping[str, Any]],
+        passed_features: Sequence[Mapping[str, Any]] | None,
+        request_parameters: Sequence[Mapping[str, Any]] | None,
+        return_type: str,
+        allow_missing: bool,
+        *,
+        single: bool = False,
+    ) -> Any:
+        """Feature vectors of ``entries`` in the view's feature order."""
+        if return_type not in RETURN_TYPES:
+            raise InvalidArgumentError(
+                f"return_type must be one of {', '.join(RETURN_TYPES)}, not {return_type!r}"
+            )
+        if passed_features is not None and len(passed_features) != len(entries):
+            raise InvalidArgumentError("passed_features needs one mapping per entry")
+        del request_parameters  # on-demand features of groups read them (none declared yet)
+        values = self._lookup(entries, allow_missing)
+        if passed_features is not None:
+            for row, passed in zip(values, passed_features, strict=True):
+                unknown = [k for k in passed if k not in row]
+                if unknown:
+                    raise SchemaError(f"passed feature(s) {', '.join(unknown)} are not in the view")
+                row.update(passed)
+        if return_type in ("pandas", "numpy") or not self._transforms.columns:
+            frame = self._frame(values)
+            if return_type == "pandas":
+                return frame
+            if return_type == "numpy":
+                array = frame.to_numpy()
+                return array[0] if single else array
+            rows: list[dict[str, Any]] = [
+                {str(k): v for k, v in r.items()} for r in frame.to_dict("records")
+            ]
+        else:
+            rows = [self._transforms.apply_row(row, self.state) for row in values]
+        if return_type == "dict":
+            return rows[0] if single else rows
+        lists = [list(r.values()) for r in rows]
+        return lists[0] if single else lists
+
+    def _lookup(
+        self, entries: list[Mapping[str, Any]], allow_missing: bool
+    ) -> list[dict[str, Any]]:
+        now = _now_micros()
+        fetched: list[list[list[Any] | None]] = []
+        missing: list[bool] = [False] * len(entries)
+        for lookup in self._lookups:
+            keys: list[str | None] = []
+            for n, entry in enumerate(entries):
+                values = []
+                for origin, column, name in lookup.key_sources:
+                    if name in entry:
+                        values.append(entry[name])
+                        continue
+                    row = None if origin is None else fetched[origin][n]
+                    if origin is None:
+                        raise KeyNotFoundError(
+                            f"entry {dict(entry)!r} lacks the key {name!r} of "
+                            f"{self.view.query.steps[lookup.index].group.name}"
+                        )
+                    source_names = self._lookups[origin].names
+                    values.append(None if row is None else row[source_names.index(column)])
+                keys.append(None if any(v is None for v in values) else lookup.encode(values))
+            wanted = sorted({k for k in keys if k is not None})
+            stored = dict(zip(wanted, lookup.store.read(lookup.table, wanted), strict=True))
+            rows: list[list[Any] | None] = []
+            for n, key in enumerate(keys):
+                raw = None if key is None else stored.get(key)
+                row = None if raw is None else lookup.decode(raw)
+                if (
+                    row is not None
+                    and lookup.ttl_micros is not None
+                    and lookup.event_index is not None
+                ):
+                    event = _micros(row[lookup.event_index])
+                    if event < now - lookup.ttl_micros:
+                        row = None
+                if row is None and (lookup.index == 0 or lookup.inner):
+                    missing[n] = True
+                rows.append(row)
+            fetched.append(rows)
+        result = []
+        for n, entry in enumerate(entries):
+            values_by_name: dict[str, Any] = {}
+            for lookup in self._lookups:
+                row = fetched[lookup.index][n]
+                for name, position in lookup.outputs:
+                    values_by_name[name] = None if row is None else row[position]
+            if not missing[n] and self._where is not None:
+                missing[n] = not evaluate(self._where, values_by_name)
+            if missing[n] and not allow_missing:
+                raise KeyNotFoundError(
+                    f"no online row for {dict(entry)!r} in {self.view.query.root.name}"
+                    " (or a required join or the view's filter excludes it); "
+                    "pass allow_missing=True to get nulls"
+                )
+            if missing[n]:
+                values_by_name = dict.fromkeys(values_by_name)
+            result.append({name: values_by_name[name] for name in self.feature_names})
+        return result
+
+    def _frame(self, values: list[dict[str, Any]]) -> pd.DataFrame:
+        features = [Feature(name, self._types[name]) for name in self.feature_names]
+        raw = rows_to_table([list(v.values()) for v in values], features).to_pandas()
+        return self._transforms.apply(raw, self.state)
+
+
+def _now_micros() -> int:
+    return time.time_ns() // 1000
+
+
+def _micros(value: Any) -> int:
+    if isinstance(value, dt.datetime):
+        from fti.feature_store.online_codec import timestamp_micros
+
+        return timestamp_micros(value)
+    if isinstance(value, dt.date):
+        return (value - dt.date(1970, 1, 1)).days * 86_400_000_000
+    return int(np.int64(value))

@@ -1,0 +1,113 @@
+"""The naming rule: ^[a-z][a-z0-9_]{0,62}$ for names, positive ints for versions."""
+
+from __future__ import annotations
+
+import pytest
+
+from fti.errors import InvalidNameError
+from fti.names import check_name, check_version
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a", "flights", "weather_v2", "a_", "a1", "x" * 63, "a" + "_" * 62, "z9_8"],
+    ids=[
+        "one-letter",
+        "word",
+        "underscore-digit",
+        "trailing-underscore",
+        "digit",
+        "63-chars",
+        "underscores",
+        "mixed",
+    ],
+)
+def test_check_name_accepts(name: str) -> None:
+    assert check_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../x",
+        "x/y",
+        "x\\y",
+        "",
+        "Upper",
+        "upPer",
+        "café",
+        "ǆ",
+        "\uff58",  # fullwidth x
+        "a;drop table x",
+        "a'b",
+        'a"b',
+        "a`b",
+        "x" * 64,
+        "1abc",
+        "_abc",
+        "a-b",
+        "a.b",
+        "a b",
+        " a",
+        "a\n",
+        "a\x00",
+        None,
+        1,
+        b"abc",
+    ],
+    ids=[
+        "parent-dir",
+        "slash",
+        "backslash",
+        "empty",
+        "upper",
+        "mixed-case",
+        "accented",
+        "unicode-lowercase",
+        "fullwidth",
+        "semicolon",
+        "single-quote",
+        "double-quote",
+        "backtick",
+        "64-chars",
+        "leading-digit",
+        "leading-underscore",
+        "dash",
+        "dot",
+        "space",
+        "leading-space",
+        "trailing-newline",
+        "nul",
+        "none",
+        "int",
+        "bytes",
+    ],
+)
+def test_check_name_refuses(name: object) -> None:
+    with pytest.raises(InvalidNameError, match=r"use 1-63 characters, lowercase letters"):
+        check_name(name)
+
+
+def test_check_name_message_names_the_kind_and_value() -> None:
+    with pytest.raises(InvalidNameError, match=r"^invalid feature group 'Bad': "):
+        check_name("Bad", "feature group")
+
+
+@pytest.mark.parametrize("version", [1, 2, 10**9], ids=["one", "two", "large"])
+def test_check_version_accepts(version: int) -> None:
+    assert check_version(version) == version
+
+
+@pytest.mark.parametrize(
+    "version",
+    [0, -1, True, False, "1", 1.0, None, [1]],
+    ids=["zero", "negative", "true", "false", "string", "float", "none", "list"],
+)
+def test_check_version_refuses(version: object) -> None:
+    with pytest.raises(InvalidNameError, match=r"use a positive integer"):
+        check_version(version)
+
+
+def test_check_version_message_names_the_kind_and_value() -> None:
+    with pytest.raises(InvalidNameError, match=r"^invalid model version '1': "):
+        check_version("1", "model version")

@@ -1,0 +1,190 @@
+"""Settings: argument > FTI_* variable > <home>/fti.toml > default, for every store URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fti.errors import ConfigError
+from fti.settings import Settings
+
+FIELDS = ["offline_url", "online_url", "metadata_url", "artifacts_url"]
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No FTI_* variable of the machine running the tests leaks in."""
+    for variable in ["FTI_HOME", *(f"FTI_{field.upper()}" for field in FIELDS)]:
+        monkeypatch.delenv(variable, raising=False)
+
+
+def defaults(home: Path) -> dict[str, str]:
+    return {
+        "offline_url": str(home / "offline"),
+        "online_url": f"sqlite:///{home / 'online.db'}",
+        "metadata_url": f"sqlite:///{home / 'metadata.db'}",
+        "artifacts_url": str(home / "artifacts"),
+    }
+
+
+def values(settings: Settings) -> dict[str, str]:
+    return {field: getattr(settings, field) for field in FIELDS}
+
+
+def test_defaults_live_under_home(tmp_path: Path) -> None:
+    settings = Settings.load(tmp_path)
+
+    assert settings.home == tmp_path.resolve()
+    assert values(settings) == defaults(tmp_path.resolve())
+
+
+@pytest.mark.parametrize("field", FIELDS)
+@pytest.mark.parametrize(
+    "winner",
+    ["argument", "environment", "file", "default"],
+    ids=["argument-wins", "env-beats-file", "file-beats-default", "default"],
+)
+def test_precedence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, field: str, winner: str
+) -> None:
+    # The winning source and every source below it are set; none above it.
+    levels = ["argument", "environment", "file"]
+    present = levels[levels.index(winner) :] if winner in levels else []
+    if "file" in present:
+        (tmp_path / "fti.toml").write_text(f'{field} = "from-file"\n', encoding="utf-8")
+    if "environment" in present:
+        monkeypatch.setenv(f"FTI_{field.upper()}", "from-env")
+    overrides = {field: "from-argument"} if "argument" in present else {}
+
+    settings = Settings.load(tmp_path, **overrides)
+
+    expected = defaults(tmp_path.resolve())
+    if winner != "default":
+        expected[field] = {"argument": "from-argument", "environment": "from-env"}.get(
+            winner, "from-file"
+        )
+    assert values(settings) == expected
+
+
+def test_each_field_from_its_own_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "fti.toml").write_text(
+        'online_url = "redis://file/0"\nmetadata_url = "postgresql://file/fti"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("FTI_METADATA_URL", "postgresql://env/fti")
+    monkeypatch.setenv("FTI_ARTIFACTS_URL", "/env/artifacts")
+
+    settings = Settings.load(tmp_path, artifacts_url="/arg/artifacts", offline_url=None)
+
+    assert values(settings) == {
+        "offline_url": str(tmp_path.resolve() / "offline"),
+        "online_url": "redis://file/0",
+        "metadata_url": "postgresql://env/fti",
+        "artifacts_url": "/arg/artifacts",
+    }
+
+
+def test_none_argument_falls_through_to_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FTI_ONLINE_URL", "redis://env/1")
+
+    assert Settings.load(tmp_path, online_url=None).online_url == "redis://env/1"
+
+
+def test_fti_home_is_used_when_home_is_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "from_env"
+    home.mkdir()
+    (home / "fti.toml").write_text('online_url = "redis://home-file/0"\n', encoding="utf-8")
+    monkeypatch.setenv("FTI_HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+
+    settings = Settings.load()
+
+    assert settings.home == home.resolve()
+    assert settings.online_url == "redis://home-file/0"
+    assert settings.metadata_url == f"sqlite:///{home.resolve() / 'metadata.db'}"
+
+
+def test_home_argument_beats_fti_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FTI_HOME", str(tmp_path / "from_env"))
+
+    assert Settings.load(tmp_path / "explicit").home == (tmp_path / "explicit").resolve()
+
+
+def test_default_home_is_dot_fti_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    settings = Settings.load()
+
+    home = tmp_path.resolve() / ".fti"
+    assert settings.home == home
+    assert values(settings) == defaults(home)
+
+
+@pytest.mark.parametrize(
+    ("home", "expected"),
+    [("relative/home", "relative/home"), ("~/user_home", "user/user_home")],
+    ids=["relative-to-cwd", "tilde-expanded"],
+)
+def test_home_paths_are_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, home: str, expected: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+
+    settings = Settings.load(home)
+
+    assert settings.home == tmp_path.resolve() / expected
+    assert settings.home.is_absolute()
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ('online_url = "unterminated\n', r"fti\.toml is not valid TOML"),
+        ("online_url = \n", r"fti\.toml is not valid TOML"),
+        ('colour = "blue"\n', r"unknown key\(s\) colour; known: artifacts_url, metadata_url"),
+        ('[online_url]\nurl = "x"\n', r"online_url must be string URL\(s\)"),
+        ("metadata_url = 5432\n", r"metadata_url must be string URL\(s\)"),
+        ("offline_url = true\n", r"offline_url must be string URL\(s\)"),
+        ('artifacts_url = ["a", "b"]\n', r"artifacts_url must be string URL\(s\)"),
+    ],
+    ids=["unterminated", "no-value", "unknown-key", "table", "int", "bool", "array"],
+)
+def test_bad_fti_toml_is_config_error(tmp_path: Path, content: str, match: str) -> None:
+    (tmp_path / "fti.toml").write_text(content, encoding="utf-8")
+
+    with pytest.raises(ConfigError, match=match):
+        Settings.load(tmp_path)
+
+
+def test_fti_toml_not_utf8_is_config_error(tmp_path: Path) -> None:
+    (tmp_path / "fti.toml").write_bytes(b'online_url = "\xff\xfe"\n')
+
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        Settings.load(tmp_path)
+
+
+def test_bad_fti_toml_is_reported_even_when_arguments_cover_it(tmp_path: Path) -> None:
+    (tmp_path / "fti.toml").write_text('colour = "blue"\n', encoding="utf-8")
+
+    with pytest.raises(ConfigError, match="colour"):
+        Settings.load(tmp_path, **dict.fromkeys(FIELDS, "x"))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"bogus_url": "x"}, {"ONLINE_URL": "x"}, {"bogus_url": None}],
+    ids=["unknown", "wrong-case", "unknown-even-if-none"],
+)
+def test_unknown_override_is_config_error(tmp_path: Path, overrides: dict[str, str]) -> None:
+    name = next(iter(overrides))
+
+    with pytest.raises(ConfigError, match=rf"unknown setting\(s\): {name}"):
+        Settings.load(tmp_path, **overrides)
