@@ -806,37 +806,28 @@ def print_upsert(console: Console, res: dict[str, Any]) -> None:
         f"{build['batch_seconds_median']:.2f} s; peak RSS {build['peak_rss_mib']:.0f} MiB)"
     )
     table = Table(title=f"upsert {res['upsert_rows']:,} rows into {res['base_rows']:,}")
-    columns = [
-        "run",
-        "s",
-        "ins / upd",
-        "files",
-        "after",
-        "removed",
-        "kept",
-        "added",
-        "rows rewritten",
-        "peak MiB",
+    runs = res["runs"]
+    table.add_column("")
+    for i in range(len(runs)):
+        table.add_column(f"run {i + 1}", justify="right")
+    lines: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+        ("seconds", lambda r: f"{r['seconds']:.3f}"),
+        ("rows inserted / updated", lambda r: f"{r['rows_inserted']:,} / {r['rows_updated']:,}"),
+        ("files before", lambda r: str(r["files_before"])),
+        ("files after", lambda r: str(r["files_after"])),
+        ("files removed (rewritten)", lambda r: str(r["files_removed"])),
+        ("files untouched", lambda r: str(r["files_untouched"])),
+        ("files added", lambda r: str(r["files_added"])),
+        ("rows in rewritten files", lambda r: f"{r['rows_in_removed_files']:,}"),
+        ("MERGE execution (Delta log)", lambda r: f"{r['merge_execution_ms']} ms"),
+        ("peak RSS", lambda r: f"{r['peak_rss_mib']:.0f} MiB"),
     ]
-    for column in columns:
-        table.add_column(column, justify="right")
-    for i, run in enumerate(res["runs"], 1):
-        table.add_row(
-            str(i),
-            f"{run['seconds']:.3f}",
-            f"{run['rows_inserted']:,} / {run['rows_updated']:,}",
-            str(run["files_before"]),
-            str(run["files_after"]),
-            str(run["files_removed"]),
-            str(run["files_untouched"]),
-            str(run["files_added"]),
-            f"{run['rows_in_removed_files']:,}",
-            f"{run['peak_rss_mib']:.0f}",
-        )
+    for label, cell in lines:
+        table.add_row(label, *[cell(r) for r in runs])
     console.print(table)
     console.print(
-        "  files: in the table before the upsert; removed = rewritten by the MERGE; kept = in "
-        "both versions; added = new in the upsert's version (Delta log)"
+        "  files (Delta log): removed = in the previous version only, rewritten by the MERGE; "
+        "untouched = in both versions; added = in the upsert's version only"
     )
     console.print(f"  median {res['seconds_median']:.3f} s ({fmt_int(res['rows_per_s'])} rows/s)")
 

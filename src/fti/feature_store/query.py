@@ -10,6 +10,7 @@ ttl, an older row counts as missing. Joins are checked when they are built.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -321,7 +322,10 @@ def _ttl(ttl: dt.timedelta | str | None) -> dt.timedelta | None:
         return None
     if isinstance(ttl, str):
         try:
-            ttl = pd.Timedelta(ttl).to_pytimedelta()
+            with warnings.catch_warnings():
+                # pandas deprecates lowercase units such as "2d"; users still write them.
+                warnings.simplefilter("ignore")
+                ttl = pd.Timedelta(ttl).to_pytimedelta()
         except ValueError as exc:
             raise QueryError(f"ttl {ttl!r} is not a duration such as '3h' or '2 days'") from exc
     if not isinstance(ttl, dt.timedelta) or ttl <= dt.timedelta(0):

@@ -176,7 +176,7 @@ class RedisOnlineStore:
         try:
             if len(keys) == 1:
                 raw: list[bytes | None] = [self._client.get(prefix + keys[0])]  # type: ignore[list-item]
-            elif keys:
+            elif len(keys) > 0:
                 raw = self._client.mget([prefix + k for k in keys])  # type: ignore[assignment]
             else:
                 return []

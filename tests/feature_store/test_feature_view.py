@@ -1,0 +1,243 @@
+"""Feature views: training data, splits, batch data and online vectors without skew."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from deltalake import DeltaTable
+
+import fti
+
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def at(hours: float) -> dt.datetime:
+    return T0 + dt.timedelta(hours=hours)
+
+
+@pytest.fixture
+def view(fs: fti.FeatureStore) -> fti.FeatureView:
+    flights = fs.create_feature_group("flights", primary_key=["fid"], event_time="p")
+    flights.insert(
+        pd.DataFrame(
+            {
+                "fid": list(range(1, 9)),
+                "p": [at(h) for h in (1, 2, 3, 4, 5, 6, 7, 8)],
+                "origin": ["EWR", "JFK", "EWR", "LGA", "JFK", "EWR", "JFK", "EWR"],
+                "distance": [100, 200, 300, 400, 500, 600, 700, 800],
+                "late": [True, False, True, False, True, False, True, False],
+            }
+        )
+    )
+    weather = fs.create_feature_group("weather", primary_key=["origin"], event_time="t")
+    weather.insert(
+        pd.DataFrame(
+            {
+                "origin": ["EWR", "JFK", "EWR", "JFK", "LGA"],
+                "t": [at(0), at(0.5), at(4), at(6), at(3.5)],
+                "temp": [1.0, 2.0, 3.0, 4.0, 5.0],
+            }
+        )
+    )
+    query = flights.select(["origin", "distance", "late"]).join(
+        weather.select(["temp"]), on=["origin"], ttl=dt.timedelta(days=36500)
+    )
+    return fs.create_feature_view(
+        "delays",
+        query=query,
+        labels=["late"],
+        transformations={"distance": fti.transforms.standard_scaler},
+    )
+
+
+def test_views_are_versioned_and_found(view: fti.FeatureView, fs: fti.FeatureStore) -> None:
+    assert fs.get_feature_view("delays").version == 1
+    again = fs.create_feature_view("delays", query=view.query, labels=["late"])
+    assert again.version == 2
+    assert [(v.name, v.version) for v in fs.list_feature_views()] == [("delays", 1), ("delays", 2)]
+    with pytest.raises(fti.NotFoundError):
+        fs.get_feature_view("delays", 3)
+    with pytest.raises(fti.QueryError, match="label"):
+        fs.create_feature_view("bad", query=view.query, labels=["nope"])
+    again.delete()
+    assert [v.version for v in fs.list_feature_views()] == [1]
+
+
+def test_training_data_shape_and_labels(view: fti.FeatureView) -> None:
+    version = view.create_training_data()
+    assert version == 1
+    x, y = view.get_training_data(version)
+    assert list(x.columns) == ["origin", "distance", "temp"]
+    assert len(x) == 8 and y.tolist() == [True, False] * 4
+    assert x["distance"].mean() == pytest.approx(0.0)
+    assert x["temp"].tolist()[:2] == [1.0, 2.0]
+    keys, _ = view.get_training_data(version, primary_key=True, event_time=True)
+    assert list(keys.columns[:2]) == ["fid", "p"]
+
+
+def test_training_data_is_reproducible_after_upserts(
+    view: fti.FeatureView, fs: fti.FeatureStore
+) -> None:
+    version = view.create_training_data()
+    before, y_before = view.get_training_data(version)
+    weather = fs.get_feature_group("weather")
+    weather.insert(pd.DataFrame({"origin": ["EWR"], "t": [at(0)], "temp": [99.0]}))  # upsert
+    fs.get_feature_group("flights").insert(
+        pd.DataFrame({"fid": [9], "p": [at(9)], "origin": ["EWR"], "distance": [5], "late": [True]})
+    )
+    after, y_after = view.get_training_data(version)
+    pd.testing.assert_frame_equal(before, after)
+    pd.testing.assert_series_equal(y_before, y_after)
+    check = view.verify_training_data(version)
+    assert check.matches and check.recomputed_digest == check.stored_digest
+    fresh = view.create_training_data()
+    assert view.get_training_data(fresh)[0].shape[0] == 9
+    assert [d.version for d in view.training_datasets()] == [1, 2]
+
+
+def test_verify_reports_vacuumed_versions(
+    view: fti.FeatureView, fs: fti.FeatureStore, project: fti.Project
+) -> None:
+    version = view.create_training_data()
+    weather = fs.get_feature_group("weather")
+    weather.insert(pd.DataFrame({"origin": ["EWR"], "t": [at(0)], "temp": [99.0]}))
+    path = project.settings.offline_url + "/" + weather._offline_table
+    DeltaTable(path).vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+    check = view.verify_training_data(version)
+    assert not check.matches
+    assert "vacuum" in check.reason
+
+
+def test_random_split_is_seeded(view: fti.FeatureView) -> None:
+    a = view.train_test_split(test_size=0.25, seed=7)
+    b = view.train_test_split(test_size=0.25, seed=7)
+    assert len(a[1]) == 2 and len(a[0]) == 6
+    pd.testing.assert_frame_equal(a[1], b[1])
+    again = view.get_train_test_split(1)
+    pd.testing.assert_frame_equal(a[0], again[0])
+
+
+def test_time_split_fits_transformations_on_train_only(view: fti.FeatureView) -> None:
+    x_train, x_test, y_train, y_test = view.train_test_split(test_start=at(6))
+    assert len(x_train) == 5 and len(x_test) == 3
+    state = view.training_dataset().transformation_state["distance"]
+    assert state["mean"] == pytest.approx(300.0)
+    assert x_train["distance"].mean() == pytest.approx(0.0)
+    assert x_test["distance"].min() > 0
+
+
+def test_three_way_time_split(view: fti.FeatureView) -> None:
+    parts = view.train_validation_test_split(validation_start=at(4), test_start=at(7))
+    assert [len(p) for p in parts[:3]] == [3, 3, 2]
+    assert parts[5].tolist() == [True, False]
+
+
+def test_spine_with_labels_and_duplicates(view: fti.FeatureView) -> None:
+    spine = pd.DataFrame(
+        {"fid": [3, 3, 1], "p": [at(5), at(3), at(0.5)], "late": [False, True, True]}
+    )
+    version = view.create_training_data(spine=spine)
+    x, y = view.get_training_data(version)
+    assert y.tolist() == [False, True, True]
+    assert x["temp"].tolist()[:2] == [3.0, 1.0]
+    assert x["origin"].isna().tolist() == [False, False, True]  # flight 1 not known yet at 0.5
+    assert view.verify_training_data(version).matches
+
+
+def test_batch_data_matches_training_columns_and_spine_order(view: fti.FeatureView) -> None:
+    version = view.create_training_data()
+    x, _ = view.get_training_data(version)
+    batch = view.get_batch_data(training_dataset_version=version)
+    pd.testing.assert_frame_equal(batch, x)
+    spine = pd.DataFrame({"fid": [8, 2, 8], "p": [at(20), at(20), at(20)]})
+    rows = view.get_batch_data(spine=spine, primary_key=True)
+    assert rows["fid"].tolist() == [8, 2, 8]
+    assert rows["temp"].tolist() == [3.0, 4.0, 3.0]
+    ranged = view.get_batch_data(start_time=at(2), end_time=at(4))
+    assert len(ranged) == 2
+
+
+def test_feature_vector_return_types(view: fti.FeatureView) -> None:
+    view.create_training_data()
+    view.init_serving(1)
+    vector = view.get_feature_vector({"fid": 3})
+    assert vector[0] == "EWR" and vector[2] == 3.0
+    as_dict = view.get_feature_vector({"fid": 3}, return_type="dict")
+    assert list(as_dict) == ["origin", "distance", "temp"]
+    assert view.get_feature_vector({"fid": 3}, return_type="pandas").shape == (1, 3)
+    assert view.get_feature_vector({"fid": 3}, return_type="numpy").shape == (3,)
+    passed = view.get_feature_vector({"fid": 3}, passed_features={"temp": -1.0}, return_type="dict")
+    assert passed["temp"] == -1.0
+    with pytest.raises(fti.KeyNotFoundError, match="fid"):
+        view.get_feature_vector({"fid": 99})
+    missing = view.get_feature_vector({"fid": 99}, allow_missing=True, return_type="dict")
+    assert missing["origin"] is None and missing["temp"] is None
+    with pytest.raises(fti.InvalidArgumentError):
+        view.get_feature_vector({"fid": 3}, return_type="xml")
+
+
+@pytest.mark.parametrize("return_type", ["list", "dict", "pandas"])
+def test_no_skew_between_online_and_batch(view: fti.FeatureView, return_type: str) -> None:
+    view.create_training_data()
+    view.init_serving(1)
+    keys = [{"fid": k} for k in range(1, 9)]
+    now = pd.Timestamp.now(tz="UTC").floor("us")
+    batch = view.get_batch_data(
+        spine=pd.DataFrame({"fid": range(1, 9), "p": [now] * 8}), training_dataset_version=1
+    )
+    online = view.get_feature_vectors(keys, return_type=return_type)
+    if return_type == "pandas":
+        pd.testing.assert_frame_equal(online, batch)
+        return
+    rows = online if return_type == "list" else [list(r.values()) for r in online]
+    for got, expected in zip(rows, batch.itertuples(index=False), strict=True):
+        for a, b in zip(got, expected, strict=True):
+            assert a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
+    assert view.verify_online().ok
+
+
+def test_verify_online_finds_a_lagging_online_store(
+    view: fti.FeatureView, project: fti.Project, fs: fti.FeatureStore
+) -> None:
+    view.create_training_data()
+    weather = fs.get_feature_group("weather")
+    project.online_store.drop(weather._online_table)
+    audit = view.verify_online()
+    assert not audit.ok
+    assert audit.by_feature()["temp"] > 0
+    assert "behind" in audit.causes()["temp"]
+    weather.materialize()
+    assert view.verify_online().ok
+
+
+def test_series_only_transformation_is_refused(view: fti.FeatureView, fs: fti.FeatureStore) -> None:
+    @fti.transformation
+    def centered(x: pd.Series) -> pd.Series:
+        return x - x.mean()
+
+    with pytest.raises(fti.TransformationError, match="centered"):
+        fs.create_feature_view(
+            "bad", query=view.query, labels=["late"], transformations={"distance": centered}
+        )
+    assert [v.name for v in fs.list_feature_views()] == ["delays"]
+
+
+def test_user_transformation_round_trips(view: fti.FeatureView, fs: fti.FeatureStore) -> None:
+    @fti.transformation
+    def log_distance(x: pd.Series) -> pd.Series:
+        return np.log1p(x)
+
+    fv = fs.create_feature_view(
+        "logs", query=view.query, labels=["late"], transformations={"distance": log_distance}
+    )
+    version = fv.create_training_data()
+    reloaded = fs.get_feature_view("logs")
+    x, _ = reloaded.get_training_data(version)
+    assert x["distance"].iloc[0] == pytest.approx(math.log1p(100))
+    assert reloaded.get_feature_vector({"fid": 1}, return_type="dict")["distance"] == pytest.approx(
+        math.log1p(100)
+    )
