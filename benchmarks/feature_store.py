@@ -383,11 +383,17 @@ def worker_upsert(spec: dict[str, Any]) -> dict[str, Any]:
     path = str(home / "offline" / "bench" / "big_v1")
     before = delta_files(path)
     memory = PeakMemory()
+    profiler = cProfile.Profile() if spec.get("profile") else None
     start = time.perf_counter()
-    commit = group.insert(frame)
+    commit = group.insert(frame) if profiler is None else profiler.runcall(group.insert, frame)
     seconds = time.perf_counter() - start
     result = memory.result()
     assert commit is not None
+    if profiler is not None:
+        out = io.StringIO()
+        out.write(f"== fg.insert (upsert) of {len(frame):,} rows into {rows:,}\n")
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
+        result["profile"] = out.getvalue()
     after = delta_files(path)
     entry = DeltaTable(path).history(1)[0]
     metrics = entry.get("operationMetrics") or {}
@@ -542,7 +548,7 @@ def measure_rounds(
 
 
 def worker_profile(spec: dict[str, Any]) -> dict[str, Any]:
-    """cProfile of one end-to-end insert (SQLite online) and of the one-key dict read."""
+    """cProfile of an end-to-end insert (SQLite online), the one-key dict read, a Redis write."""
     home, rows = Path(spec["home"]), spec["rows"]
     home.mkdir(parents=True, exist_ok=True)
     df = insert_frame(rows)
@@ -570,6 +576,21 @@ def worker_profile(spec: dict[str, Any]) -> dict[str, Any]:
     out.write(f"== {len(keys):,} x fg.read_online(one key, return_type='dict')\n")
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
     project.close()
+    redis_url = spec.get("redis_url")
+    if redis_url:
+        from fti.types import coerce
+
+        rproject = connect(home, "p", redis_url)
+        table_name = f"bench_profile_{os.getpid()}"
+        encoded = encode_online(coerce(df, features()))
+        profiler = cProfile.Profile()
+        try:
+            profiler.runcall(rproject.online_store.write, table_name, *encoded, 0)
+        finally:
+            rproject.online_store.drop(table_name)
+            rproject.close()
+        out.write(f"== online_store.write of {rows:,} encoded rows to Redis\n")
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(20)
     return {"text": out.getvalue()}
 
 
@@ -662,7 +683,7 @@ def bench_insert(
 
 
 def bench_upsert(args: argparse.Namespace, work: Path, progress: Progress) -> dict[str, Any]:
-    task = progress.add_task("upsert: build", total=1 + args.repeats)
+    task = progress.add_task("upsert: build", total=1 + args.repeats + int(args.profile))
     home = work / "upsert"
     spec = {
         "home": str(home),
@@ -679,6 +700,10 @@ def bench_upsert(args: argparse.Namespace, work: Path, progress: Progress) -> di
         progress.update(task, description=f"upsert #{repeat + 1}")
         runs.append(run_worker("upsert", {**spec, "repeat": repeat}))
         progress.advance(task)
+    profile = None
+    if args.profile:
+        progress.update(task, description="upsert: extra run under cProfile (not measured)")
+        profile = run_worker("upsert", {**spec, "repeat": args.repeats, "profile": True})["profile"]
     if not args.keep:
         shutil.rmtree(home, ignore_errors=True)
     seconds = median([r["seconds"] for r in runs])
@@ -697,6 +722,7 @@ def bench_upsert(args: argparse.Namespace, work: Path, progress: Progress) -> di
         "rows_per_s": args.upsert_rows / seconds,
         "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
         "runs": runs,
+        "profile": profile,
     }
 
 
@@ -946,6 +972,7 @@ def main(argv: list[str]) -> int:
             for k, v in vars(args).items()
         },
         "redis": redis_note,
+        "load_average_before": os.getloadavg(),
     }
     console.print(f"Redis: {redis_note}")
     columns = (
@@ -958,20 +985,25 @@ def main(argv: list[str]) -> int:
         if "insert" in args.only:
             with Progress(*columns, console=console, transient=True) as progress:
                 report["insert"] = bench_insert(args, work, progress, redis_url)
+            report["insert"]["load_average_after"] = os.getloadavg()
             print_insert(console, report["insert"])
         if "upsert" in args.only:
             with Progress(*columns, console=console, transient=True) as progress:
                 report["upsert"] = bench_upsert(args, work, progress)
+            report["upsert"]["load_average_after"] = os.getloadavg()
             print_upsert(console, report["upsert"])
         if "read" in args.only:
             with Progress(*columns, console=console, transient=True) as progress:
                 report["read"] = bench_read(args, work, progress, redis_url)
+            report["read"]["load_average_after"] = os.getloadavg()
             print_read(console, report["read"])
         if args.profile:
-            with console.status("cProfile of insert and read"):
-                text = run_worker("profile", {"home": str(work / "profile"), "rows": args.rows})
+            with console.status("cProfile of insert, read and a Redis write"):
+                spec = {"home": str(work / "profile"), "rows": args.rows, "redis_url": redis_url}
+                text = run_worker("profile", spec)["text"]
+            upsert_profile = report.get("upsert", {}).pop("profile", None)
             PROFILE.parent.mkdir(parents=True, exist_ok=True)
-            PROFILE.write_text(text["text"], encoding="utf-8")
+            PROFILE.write_text(text + (upsert_profile or ""), encoding="utf-8")
             report["profile"] = str(PROFILE)
             console.print(f"profile written to {PROFILE}")
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -13,12 +13,20 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from fti.errors import InvalidNameError, SchemaError
-from fti.types import ARROW_TYPES, Feature, arrow_schema, coerce, infer_features, normalize_type
+from fti.types import (
+    ARROW_TYPES,
+    Feature,
+    arrow_schema,
+    coerce,
+    infer_features,
+    normalize_type,
+    to_arrow,
+)
 
 UTC = dt.UTC
 
@@ -291,7 +299,7 @@ def test_lossy_casts_are_refused(array: pa.Array, type_name: str, match: str) ->
     [
         (pd.DataFrame({"c": [1.0, 2.5]}), "int64", "without losing information"),
         (pd.DataFrame({"c": [2**40]}), "int32", "not in range"),
-        (pd.DataFrame({"c": ["1"]}), "int64", "has type large_string"),
+        (pd.DataFrame({"c": ["1"]}), "int64", "has type (large_)?string but"),
         (pd.DataFrame({"c": [True]}), "int64", "has type bool"),
         (
             pd.DataFrame({"c": pd.to_datetime(["2024-01-01 00:00:00.000000001"])}),
@@ -624,8 +632,6 @@ def test_infer_features_refuses_unstorable_types(arrow_type: pa.DataType) -> Non
     "make", [pandas_frame, polars_frame, arrow_table], ids=["pandas", "polars", "pyarrow"]
 )
 def test_inferred_features_accept_the_frame_they_came_from(make: Callable[[], Any]) -> None:
-    from fti.types import to_arrow
-
     features = infer_features(to_arrow(make()))
 
     assert [f.name for f in features] == [f.name for f in ALL_FEATURES]
@@ -638,6 +644,7 @@ INT64 = hnp.arrays(np.int64, st.integers(0, 50))
 FLOAT64 = hnp.arrays(np.float64, st.integers(0, 50), elements=st.floats(width=64))
 
 
+@settings(deadline=None)  # pandas' first conversions are slow on a busy machine
 @given(values=INT64)
 def test_int64_to_int64_is_identity(values: np.ndarray) -> None:
     expected = values.tolist()
@@ -647,6 +654,7 @@ def test_int64_to_int64_is_identity(values: np.ndarray) -> None:
         assert column.to_pylist() == expected
 
 
+@settings(deadline=None)
 @given(values=FLOAT64)
 def test_float64_to_float64_is_identity(values: np.ndarray) -> None:
     exact = values.tolist()

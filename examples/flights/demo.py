@@ -12,6 +12,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import feature_pipeline
+import feature_view as flight_view
 import features as flight_features
 
 import fti
@@ -37,6 +38,33 @@ def main(project: fti.Project) -> None:
     console.print(_groups_table(project))
     _show_validation(project)
     _show_online_lookup(project, frames)
+    _show_training_data(project)
+
+
+def _show_training_data(project: fti.Project) -> None:
+    view = flight_view.feature_view(project.feature_store)
+    started = time.perf_counter()
+    x_train, x_val, x_test, y_train, y_val, _ = view.train_validation_test_split(
+        validation_start=flight_view.VALIDATION_START,
+        test_start=flight_view.TEST_START,
+        description="train Jan-Aug, validation Sep-Oct, test Nov-Dec",
+    )
+    elapsed = time.perf_counter() - started
+    version = view.training_dataset().version
+    console.print(
+        f"Training dataset {version} of view {view.name!r}: point-in-time join of 5 groups in "
+        f"{elapsed:.1f} s; train {x_train.shape}, validation {x_val.shape}, "
+        f"test {x_test.shape} (Nov-Dec arrive later, day by day)"
+    )
+    table = Table(title="Share of flights each joined group fills (train split)")
+    table.add_column("group")
+    table.add_column("columns", justify="right")
+    table.add_column("null rate", justify="right")
+    for group, columns in flight_view.JOINED.items():
+        nulls = x_train[columns].isna().all(axis=1).mean()
+        table.add_row(group, str(len(columns)), f"{nulls:.1%}")
+    console.print(table)
+    console.print(f"Base rate of delays: train {y_train.mean():.1%}, validation {y_val.mean():.1%}")
 
 
 def _groups_table(project: fti.Project) -> Table:

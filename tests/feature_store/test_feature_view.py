@@ -122,7 +122,7 @@ def test_random_split_is_seeded(view: fti.FeatureView) -> None:
 
 
 def test_time_split_fits_transformations_on_train_only(view: fti.FeatureView) -> None:
-    x_train, x_test, y_train, y_test = view.train_test_split(test_start=at(6))
+    x_train, x_test, _, _ = view.train_test_split(test_start=at(6))
     assert len(x_train) == 5 and len(x_test) == 3
     state = view.training_dataset().transformation_state["distance"]
     assert state["mean"] == pytest.approx(300.0)

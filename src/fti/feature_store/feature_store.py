@@ -129,7 +129,8 @@ class FeatureStore:
         if unknown:
             raise QueryError(f"label(s) {', '.join(unknown)} are not columns of the query")
         plan = TransformPlan.create(transformations or {}, outputs, labels)
-        plan.check_parity(sample_frame(query, [c for c in outputs if c not in labels]))
+        if plan.columns:
+            plan.check_parity(sample_frame(query, plan.columns))
         body = {
             "query": query.to_dict(),
             "labels": labels,

@@ -145,8 +145,10 @@ class Plan:
         ranged = start_time is not None or end_time is not None
         with duckdb.connect() as con:
             con.execute("SET TimeZone = 'UTC'")
+            needed = needed_columns(self.query)
             for i, step in enumerate(self.query.steps):
-                con.register(f"g{i}", _dataset(step, self.versions[group_key(step)]))
+                version = self.versions[group_key(step)]
+                con.register(f"g{i}", _read_pinned(step, version, needed[i]))
             if spine is not None:
                 con.register("spine", spine)
             params: dict[str, Any] = {}
@@ -201,10 +203,33 @@ def prepare_spine(query: Query, spine: Any, labels: Sequence[str] = ()) -> pa.Ta
     )
 
 
-def _dataset(step: Step, version: int | None) -> Any:
+def needed_columns(query: Query) -> list[list[str]]:
+    """For each step, the columns the statement reads: selected, keys and event time."""
+    steps = query.steps
+    needed = [
+        set(step.columns) | set(step.right_on) | set(step.group.upsert_keys) for step in steps
+    ]
+    for i, step in enumerate(steps[1:], start=1):
+        for left in step.left_on:
+            source, column = left_key_source(steps, i, left)
+            needed[source].add(column)
+    return [
+        [f.name for f in step.group.features or [] if f.name in columns]
+        for step, columns in zip(steps, needed, strict=True)
+    ]
+
+
+def _read_pinned(step: Step, version: int | None, columns: list[str]) -> pa.Table:
+    """The columns of a group at a pinned version, read into memory.
+
+    DuckDB re-scans a pyarrow Dataset on the probe side of each ASOF join and got ~200x slower
+    than on an in-memory table (flights demo: 266 s against 1.1 s), so the projected columns
+    are read once.
+    """
     if version is None:
-        return arrow_schema(step.group.features or []).empty_table()
-    return step.group._offline.dataset(step.group._offline_table, version)
+        return arrow_schema(step.group.features or []).empty_table().select(columns)
+    dataset = step.group._offline.dataset(step.group._offline_table, version)
+    return dataset.to_table(columns=columns)
 
 
 def _type(step: Step, column: str) -> str:

@@ -165,10 +165,12 @@ def digest(table: pa.Table) -> str:
     """A content digest of ``table``: column names, types and every value, in row order."""
     h = hashlib.sha256()
     h.update(str(table.schema.remove_metadata()).encode())
-    if table.num_rows:
-        frame = table.to_pandas()
-        hashes = pd.util.hash_pandas_object(frame.astype(object), index=False)
-        h.update(hashes.to_numpy().tobytes())
+    for column in table.columns:
+        if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+            series = pd.Series([repr(v) for v in column.to_pylist()], dtype=object)
+        else:
+            series = column.to_pandas()
+        h.update(pd.util.hash_pandas_object(series, index=False).to_numpy().tobytes())
     return h.hexdigest()
 
 

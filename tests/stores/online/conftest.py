@@ -1,12 +1,8 @@
-"""The online store backends the contract suite runs against: SQLite, and a real Redis server.
-
-Redis is found at ``FTI_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``). When it cannot
-be reached its tests are skipped, except on CI (``CI=true``), where they fail.
-"""
+"""The online store backends the contract suite runs against: SQLite, and a real Redis server
+(the ``redis_url`` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,38 +12,7 @@ import pytest
 
 from fti.stores.online import OnlineStore, open_online_store
 
-REDIS_URL = os.environ.get("FTI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
 TableFactory = Callable[..., str]
-
-
-def _redis_problem(url: str) -> str | None:
-    """Why the Redis server at ``url`` cannot be used, or None when it can."""
-    try:
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-    except ImportError:
-        return "redis-py is not installed (pip install 'fti[redis]')"
-    client = redis.Redis.from_url(url, socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 0))
-    try:
-        client.ping()
-    except redis.exceptions.RedisError as exc:
-        return f"no Redis server at {url} ({exc}); set FTI_TEST_REDIS_URL to run these tests"
-    finally:
-        client.close()
-    return None
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    """The URL of a reachable Redis server, checked once per session."""
-    problem = _redis_problem(REDIS_URL)
-    if problem is not None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(problem)
-        pytest.skip(problem)
-    return REDIS_URL
 
 
 @pytest.fixture(params=["sqlite", "redis"])
