@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fti.cli import demo, feature_groups
+from fti.cli import demo, feature_groups, feature_views, training_data, verify
 from fti.cli.context import CliState
 
 app = typer.Typer(
@@ -18,6 +18,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(feature_groups.app, name="feature-groups")
+app.add_typer(feature_views.app, name="feature-views")
+app.add_typer(training_data.app, name="training-data")
+app.command("verify")(verify.verify)
 app.command("demo")(demo.run)
 
 
