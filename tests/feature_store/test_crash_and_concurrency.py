@@ -1,0 +1,147 @@
+"""Processes: concurrent inserts into one group, and a process killed in the middle of one."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import fti
+
+
+def _insert_batches(home: str, project: str, online_url: str, worker: int, batches: int) -> None:
+    with fti.connect(home, project, online_url=online_url) as p:
+        fg = p.feature_store.get_feature_group("events")
+        for b in range(batches):
+            ids = [worker * 10_000 + b * 100 + i for i in range(100)]
+            fg.insert(pd.DataFrame({"id": ids, "x": [float(worker)] * 100}))
+
+
+def test_two_processes_insert_concurrently_without_losing_rows(
+    tmp_path: Path, online_url: str, project: fti.Project
+) -> None:
+    fg = project.feature_store.create_feature_group(
+        "events",
+        primary_key=["id"],
+        features=[fti.Feature("id", "int64"), fti.Feature("x", "float64")],
+    )
+    home = str(project.settings.home)
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_insert_batches, args=(home, project.name, online_url, w, 5))
+        for w in (1, 2)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=180)
+        assert w.exitcode == 0
+    rows = fg.read()
+    assert len(rows) == 1000 and rows["id"].is_unique
+    assert len(fg.commits()) == 10
+    online = fg.read_online(rows["id"].tolist(), return_type="list")
+    assert all(row is not None for row in online)
+
+
+KILLED_INSERT = textwrap.dedent(
+    """
+    import os, signal, sys
+    import pandas as pd
+    import fti
+    from fti.feature_store import ingest
+
+    def die(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)  # after the offline commit, before the online write
+
+    home, project, online_url = sys.argv[1:4]
+    with fti.connect(home, project, online_url=online_url) as p:
+        fg = p.feature_store.get_feature_group("events")
+        ingest.write_online = die
+        fg.insert(pd.DataFrame({"id": [1, 2], "x": [10.0, 20.0]}))
+    """
+)
+
+
+def test_sigkill_between_offline_and_online_is_repaired(
+    tmp_path: Path, online_url: str, project: fti.Project
+) -> None:
+    fg = project.feature_store.create_feature_group(
+        "events",
+        primary_key=["id"],
+        features=[fti.Feature("id", "int64"), fti.Feature("x", "float64")],
+    )
+    fg.insert(pd.DataFrame({"id": [1], "x": [1.0]}))
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_INSERT)
+    home = str(project.settings.home)
+    done = subprocess.run(
+        [sys.executable, str(script), home, project.name, online_url], check=False, timeout=120
+    )
+    assert done.returncode == -signal.SIGKILL
+    assert len(fg.read()) == 2  # the offline commit landed and the table is readable
+    assert fg.read_online(2, return_type="dict") is None
+    fg.insert(pd.DataFrame({"id": [3], "x": [30.0]}))
+    assert fg.read_online(2, return_type="dict") == {"id": 2, "x": 20.0}
+    assert fg.read_online(1, return_type="dict") == {"id": 1, "x": 10.0}
+
+
+KILLED_MIDWAY = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import pandas as pd
+    import fti
+
+    home, project, online_url, ready = sys.argv[1:5]
+    with fti.connect(home, project, online_url=online_url) as p:
+        fg = p.feature_store.get_feature_group("events")
+        data = pd.DataFrame({"id": np.arange(2_000_000), "x": np.ones(2_000_000)})
+        open(ready, "w").close()
+        fg.insert(data)
+    """
+)
+
+
+@pytest.mark.slow
+def test_sigkill_at_a_random_moment_leaves_a_readable_group(
+    tmp_path: Path, online_url: str, project: fti.Project
+) -> None:
+    fg = project.feature_store.create_feature_group(
+        "events",
+        primary_key=["id"],
+        features=[fti.Feature("id", "int64"), fti.Feature("x", "float64")],
+    )
+    fg.insert(pd.DataFrame({"id": [1], "x": [1.0]}))
+    script = tmp_path / "midway.py"
+    script.write_text(KILLED_MIDWAY)
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(script),
+            str(project.settings.home),
+            project.name,
+            online_url,
+            str(ready),
+        ]
+    )
+    deadline = time.monotonic() + 60
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    rows = len(fg.read())
+    assert rows in (1, 2_000_000)  # the commit is atomic
+    fg.insert(pd.DataFrame({"id": [5], "x": [5.0]}))
+    assert fg.read_online(5, return_type="dict") == {"id": 5, "x": 5.0}
+    if rows > 1:
+        assert fg.read_online(1_999_999, return_type="dict") == {"id": 1_999_999, "x": 1.0}
