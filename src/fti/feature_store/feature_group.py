@@ -11,6 +11,7 @@ import pyarrow as pa
 from fti.errors import NotFoundError, QueryError, SchemaError
 from fti.feature_store import ingest
 from fti.feature_store.ingest import Commit
+from fti.feature_store.on_demand import OnDemandFeature
 from fti.feature_store.online_codec import entry_values, key_encoder, rows_to_table, value_decoder
 from fti.feature_store.query import Query
 from fti.feature_store.statistics import FeatureStatistics
@@ -120,6 +121,11 @@ class FeatureGroup:
         if self._expectations is None:
             self._expectations = deserialize_expectations(text)
         return self._expectations
+
+    @property
+    def on_demand_features(self) -> list[OnDemandFeature]:
+        """Features computed from each row and request parameters (``@fti.on_demand``)."""
+        return [OnDemandFeature.from_dict(d) for d in self._body.get("on_demand") or []]
 
     @property
     def created_at(self) -> datetime:

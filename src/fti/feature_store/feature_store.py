@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fti.errors import InvalidArgumentError, NotFoundError, QueryError, SchemaError
+from fti.errors import (
+    InvalidArgumentError,
+    NotFoundError,
+    QueryError,
+    SchemaError,
+    TransformationError,
+)
 from fti.feature_store.feature_group import KIND as GROUP_KIND
 from fti.feature_store.feature_group import FeatureGroup
 from fti.feature_store.feature_view import KIND as VIEW_KIND
 from fti.feature_store.feature_view import FeatureView
+from fti.feature_store.on_demand import OnDemandFeature, check_on_demand_parity
 from fti.feature_store.query import Query
-from fti.feature_store.transform_plan import TransformPlan, sample_frame
+from fti.feature_store.transform_plan import TransformPlan, sample_frame, synthetic_sample
 from fti.feature_store.validation import VALIDATION_MODES, serialize_expectations
 from fti.names import check_name, check_version
 from fti.stores.metadata import MetadataStore
@@ -44,10 +51,13 @@ class FeatureStore:
         validation: str = "strict",
         statistics: bool = True,
         tags: Mapping[str, str] | None = None,
+        on_demand_features: Sequence[OnDemandFeature] = (),
     ) -> FeatureGroup:
         """Create a feature group version (the next free one when ``version`` is None).
 
         ``features`` declares the schema; without it the first insert's columns define it.
+        ``on_demand_features`` (functions decorated with ``@fti.on_demand``) are computed from
+        each inserted row and request parameters, at insert time and again when serving.
         Raises AlreadyExistsError when the name and version exist.
         """
         check_name(name, "feature group name")
@@ -67,9 +77,20 @@ class FeatureStore:
             raise InvalidArgumentError(
                 f"validation must be one of {', '.join(VALIDATION_MODES)}, not {validation!r}"
             )
+        for odf in on_demand_features:
+            if not isinstance(odf, OnDemandFeature):
+                raise TransformationError(
+                    f"on_demand_features takes functions decorated with @fti.on_demand, not {odf!r}"
+                )
         if features is not None:
             features = [_as_feature(f) for f in features]
+            declared = {f.name for f in features}
+            features += [
+                Feature(o.name, o.type) for o in on_demand_features if o.name not in declared
+            ]
             self._check_schema(features, list(primary_key), event_time)
+            for odf in on_demand_features:
+                check_on_demand_parity(odf, synthetic_sample(features, odf))
         body = {
             "primary_key": list(primary_key),
             "event_time": event_time,
@@ -80,6 +101,7 @@ class FeatureStore:
             "validation": validation,
             "statistics": bool(statistics),
             "tags": {str(k): str(v) for k, v in (tags or {}).items()},
+            "on_demand": [o.to_dict() for o in on_demand_features],
         }
         entity = self._metadata.create(GROUP_KIND, self.project, name, version, body)
         return FeatureGroup(self, entity)

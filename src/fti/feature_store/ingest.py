@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
+from fti.feature_store.on_demand import check_on_demand_parity
 from fti.feature_store.online_codec import encode_keys, encode_values
 from fti.feature_store.statistics import compute_statistics
+from fti.feature_store.transform_plan import SAMPLE_ROWS
 from fti.feature_store.validation import check_report, validate
 from fti.types import coerce, infer_features, require_not_null, to_arrow
 
@@ -40,8 +42,9 @@ class Commit:
 
 def insert(fg: FeatureGroup, data: Any) -> Commit | None:
     """Write ``data`` to ``fg``; None when it has no rows (nothing is committed)."""
+    data = add_on_demand(fg, to_arrow(data))
     if fg.features is None:
-        fg._set_features(infer_features(to_arrow(data)))
+        fg._set_features(infer_features(data))
     features = fg.features
     assert features is not None
     table = coerce(data, features)
@@ -77,6 +80,21 @@ def insert(fg: FeatureGroup, data: Any) -> Commit | None:
     if report is not None:
         fg._add_record("validation_report", commit_id, report.to_dict())
     return fg.commit(commit_id)
+
+
+def add_on_demand(fg: FeatureGroup, table: pa.Table) -> pa.Table:
+    """``table`` with the group's on-demand features computed and request parameters dropped."""
+    features = fg.on_demand_features
+    if not features or table.num_rows == 0:
+        return table
+    parameters = {p for odf in features for p in odf.request_parameters}
+    frame = table.to_pandas()
+    for odf in features:
+        if odf.name not in frame.columns:
+            check_on_demand_parity(odf, frame.head(SAMPLE_ROWS))
+            frame[odf.name] = odf.compute(frame).to_numpy()
+    kept = frame.drop(columns=[c for c in parameters if c in frame.columns])
+    return pa.Table.from_pandas(kept, preserve_index=False)
 
 
 def last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:

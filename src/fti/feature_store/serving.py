@@ -20,6 +20,7 @@ import pandas as pd
 
 from fti.errors import InvalidArgumentError, KeyNotFoundError, SchemaError
 from fti.feature_store.filters import evaluate
+from fti.feature_store.on_demand import OnDemandFeature
 from fti.feature_store.online_codec import key_encoder, rows_to_table, value_decoder
 from fti.feature_store.query import left_key_source
 from fti.types import Feature
@@ -46,6 +47,7 @@ class _Lookup:
     ttl_micros: int | None
     inner: bool
     outputs: tuple[tuple[str, int], ...]
+    on_demand: tuple[tuple[int, OnDemandFeature], ...]
 
 
 class ServingPlan:
@@ -96,6 +98,7 @@ class ServingPlan:
                     outputs=tuple(
                         (name, names.index(source)) for name, source in outputs_by_step.get(i, [])
                     ),
+                    on_demand=tuple((names.index(o.name), o) for o in group.on_demand_features),
                 )
             )
         self._where = view.query.where
@@ -118,8 +121,9 @@ class ServingPlan:
             )
         if passed_features is not None and len(passed_features) != len(entries):
             raise InvalidArgumentError("passed_features needs one mapping per entry")
-        del request_parameters  # on-demand features of groups read them (none declared yet)
-        values = self._lookup(entries, allow_missing)
+        if request_parameters is not None and len(request_parameters) != len(entries):
+            raise InvalidArgumentError("request_parameters needs one mapping per entry")
+        values = self._lookup(entries, allow_missing, request_parameters)
         if passed_features is not None:
             for row, passed in zip(values, passed_features, strict=True):
                 unknown = [k for k in passed if k not in row]
@@ -137,14 +141,17 @@ class ServingPlan:
                 {str(k): v for k, v in r.items()} for r in frame.to_dict("records")
             ]
         else:
-            rows = [self._transforms.apply_row(row, self.state) for row in values]
+            rows = [self._transforms.apply_row(row, self.state, self._types) for row in values]
         if return_type == "dict":
             return rows[0] if single else rows
         lists = [list(r.values()) for r in rows]
         return lists[0] if single else lists
 
     def _lookup(
-        self, entries: list[Mapping[str, Any]], allow_missing: bool
+        self,
+        entries: list[Mapping[str, Any]],
+        allow_missing: bool,
+        request_parameters: Sequence[Mapping[str, Any]] | None,
     ) -> list[dict[str, Any]]:
         now = _now_micros()
         fetched: list[list[list[Any] | None]] = []
@@ -182,6 +189,9 @@ class ServingPlan:
                         row = None
                 if row is None and (lookup.index == 0 or lookup.inner):
                     missing[n] = True
+                if row is not None and lookup.on_demand:
+                    params = {} if request_parameters is None else request_parameters[n]
+                    self._compute_on_demand(lookup, row, params)
                 rows.append(row)
             fetched.append(rows)
         result = []
@@ -203,6 +213,19 @@ class ServingPlan:
                 values_by_name = dict.fromkeys(values_by_name)
             result.append({name: values_by_name[name] for name in self.feature_names})
         return result
+
+    @staticmethod
+    def _compute_on_demand(lookup: _Lookup, row: list[Any], params: Mapping[str, Any]) -> None:
+        """Recompute the group's on-demand features from the row and the request."""
+        for position, odf in lookup.on_demand:
+            absent = [p for p in odf.request_parameters if p not in params]
+            if absent:
+                raise SchemaError(
+                    f"on-demand feature {odf.name!r} needs request parameter(s) "
+                    f"{', '.join(absent)}: pass request_parameters={{...}}"
+                )
+            values = {c: row[lookup.names.index(c)] for c in odf.inputs} | dict(params)
+            row[position] = odf.compute_row(values)
 
     def _frame(self, values: list[dict[str, Any]]) -> pd.DataFrame:
         features = [Feature(name, self._types[name]) for name in self.feature_names]

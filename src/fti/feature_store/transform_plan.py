@@ -10,11 +10,25 @@ import pandas as pd
 
 from fti.errors import TransformationError
 from fti.feature_store.transformations import Transformation, check_parity
+from fti.types import Feature
 
 if TYPE_CHECKING:
+    from fti.feature_store.on_demand import OnDemandFeature
     from fti.feature_store.query import Query
 
 SAMPLE_ROWS = 200
+
+PANDAS_DTYPES = {
+    "bool": "bool",
+    "int32": "int32",
+    "int64": "int64",
+    "float32": "float32",
+    "float64": "float64",
+    "string": "object",
+    "date": "object",
+    "timestamp": "datetime64[us, UTC]",
+}
+"""The pandas dtype of a column of each fti type, as the batch path reads it (without nulls)."""
 
 
 class TransformPlan:
@@ -73,11 +87,17 @@ class TransformPlan:
             if t is None:
                 parts.append(frame[column])
             else:
-                parts.append(t.transform_frame(frame[column], _state(state, column)))
+                parts.append(t.transform_frame(frame[column], _state(state, column), column=column))
         return pd.concat(parts, axis=1) if parts else frame
 
-    def apply_row(self, row: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
-        """One row (a dict in feature order) transformed as :meth:`apply` would."""
+    def apply_row(
+        self, row: Mapping[str, Any], state: Mapping[str, Any], types: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """One row (a dict in feature order) transformed as :meth:`apply` would.
+
+        ``types`` are the fti types of the columns, so a user function sees the value with the
+        dtype the batch path gives the column.
+        """
         if not self._transformations:
             return dict(row)
         out: dict[str, Any] = {}
@@ -86,7 +106,8 @@ class TransformPlan:
             if t is None:
                 out[column] = value
             else:
-                out.update(t.transform_row(column, value, _state(state, column)))
+                dtype = PANDAS_DTYPES.get(types.get(column, ""))
+                out.update(t.transform_row(column, value, _state(state, column), dtype=dtype))
         return out
 
     def check_parity(self, sample: pd.DataFrame) -> None:
@@ -111,16 +132,27 @@ def sample_frame(query: Query, columns: Sequence[str]) -> pd.DataFrame:
     if table.num_rows:
         sample: pd.DataFrame = table.slice(0, SAMPLE_ROWS).select(list(columns)).to_pandas()
         return sample
-    types = {c.name: c.type for c in query.outputs}
+    return _synthetic({c.name: c.type for c in query.outputs}, columns)
+
+
+def synthetic_sample(features: Sequence[Feature], odf: OnDemandFeature) -> pd.DataFrame:
+    """Made-up rows of an on-demand feature's inputs (by type) and request parameters (floats)."""
+    types = {f.name: f.type for f in features} | dict.fromkeys(odf.request_parameters, "float64")
+    return _synthetic(types, list(odf.columns))
+
+
+def _synthetic(types: Mapping[str, str], columns: Sequence[str]) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     synthetic: dict[str, Any] = {}
     for column in columns:
-        kind = types[column]
-        if kind.startswith("float") or kind.startswith("int"):
+        kind = types.get(column, "float64")
+        if kind.startswith(("float", "int")):
             values = rng.normal(10, 3, SAMPLE_ROWS)
-            synthetic[column] = values.round() if kind.startswith("int") else values
+            synthetic[column] = values.round().astype(kind) if kind.startswith("int") else values
         elif kind == "bool":
             synthetic[column] = rng.random(SAMPLE_ROWS) > 0.5
+        elif kind == "timestamp":
+            synthetic[column] = pd.date_range("2024-01-01", periods=SAMPLE_ROWS, freq="h", tz="UTC")
         else:
             synthetic[column] = [f"v{i % 7}" for i in range(SAMPLE_ROWS)]
     return pd.DataFrame(synthetic)
