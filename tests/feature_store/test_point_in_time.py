@@ -75,6 +75,7 @@ def frame(rows: list[tuple[int, int, float]], value: str) -> pd.DataFrame:
     static=st.dictionaries(st.integers(0, 3), st.integers(-5, 5), max_size=3),
     ttl=st.one_of(st.none(), st.integers(1, 6)),
     spine=st.lists(st.tuples(st.integers(0, 6), st.integers(-2, 16)), max_size=10),
+    window=st.tuples(st.integers(-1, 15), st.integers(0, 16)),
 )
 def test_query_matches_brute_force(
     roots: list[tuple[int, int, int]],
@@ -83,6 +84,7 @@ def test_query_matches_brute_force(
     static: dict[int, int],
     ttl: int | None,
     spine: list[tuple[int, int]],
+    window: tuple[int, int],
 ) -> None:
     with tempfile.TemporaryDirectory() as home, fti.connect(home, "pit") as project:
         fs = project.feature_store

@@ -15,6 +15,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pds
 
 from fti.errors import QueryError, SchemaError
 from fti.feature_store.query import Query, Step, left_key_source
@@ -146,9 +148,13 @@ class Plan:
         with duckdb.connect() as con:
             con.execute("SET TimeZone = 'UTC'")
             needed = needed_columns(self.query)
+            lower, upper = _time_bounds(spine, _utc(start_time), _utc(end_time))
             for i, step in enumerate(self.query.steps):
                 version = self.versions[group_key(step)]
-                con.register(f"g{i}", _read_pinned(step, version, needed[i]))
+                # Only rows that can match are read: bounded memory for a bounded range.
+                low = lower if i == 0 and spine is None else _minus(lower, step.ttl, i)
+                table = _read_pinned(step, version, needed[i], low, upper)
+                con.register(f"g{i}", table)
             if spine is not None:
                 con.register("spine", spine)
             params: dict[str, Any] = {}
@@ -219,7 +225,33 @@ def needed_columns(query: Query) -> list[list[str]]:
     ]
 
 
-def _read_pinned(step: Step, version: int | None, columns: list[str]) -> pa.Table:
+def _time_bounds(
+    spine: pa.Table | None, start: dt.datetime | None, end: dt.datetime | None
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The range of root times a run covers: [lower, upper] (upper inclusive)."""
+    if spine is not None:
+        if spine.num_rows == 0:
+            return None, None
+        times = spine.column(SPINE_TIME)
+        low, high = pc.min(times).as_py(), pc.max(times).as_py()
+        return max(low, start) if start else low, min(high, end) if end else high
+    return start, end
+
+
+def _minus(lower: dt.datetime | None, ttl: dt.timedelta | None, index: int) -> dt.datetime | None:
+    """The oldest event time a joined group's row can have and still match (with a ttl)."""
+    if lower is None or ttl is None or index == 0:
+        return None
+    return lower - ttl
+
+
+def _read_pinned(
+    step: Step,
+    version: int | None,
+    columns: list[str],
+    lower: dt.datetime | None = None,
+    upper: dt.datetime | None = None,
+) -> pa.Table:
     """The columns of a group at a pinned version, read into memory.
 
     DuckDB re-scans a pyarrow Dataset on the probe side of each ASOF join and got ~200x slower
@@ -229,7 +261,16 @@ def _read_pinned(step: Step, version: int | None, columns: list[str]) -> pa.Tabl
     if version is None:
         return arrow_schema(step.group.features or []).empty_table().select(columns)
     dataset = step.group._offline.dataset(step.group._offline_table, version)
-    return dataset.to_table(columns=columns)
+    event = step.group.event_time
+    condition = None
+    if event is not None and _type(step, event) == "timestamp":
+        field = pds.field(event)
+        if lower is not None:
+            condition = field >= pa.scalar(lower, pa.timestamp("us", tz="UTC"))
+        if upper is not None:
+            below = field <= pa.scalar(upper, pa.timestamp("us", tz="UTC"))
+            condition = below if condition is None else condition & below
+    return dataset.to_table(columns=columns, filter=condition)
 
 
 def _type(step: Step, column: str) -> str:

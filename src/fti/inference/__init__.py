@@ -1,0 +1,1 @@
+"""Inference pipelines: batch predictions and the predictor behind the HTTP server."""
