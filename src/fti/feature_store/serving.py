@@ -119,6 +119,17 @@ class ServingPlan:
             raise InvalidArgumentError(
                 f"return_type must be one of {', '.join(RETURN_TYPES)}, not {return_type!r}"
             )
+        values = self.lookup(entries, passed_features, request_parameters, allow_missing)
+        return self.finish(values, return_type, single=single)
+
+    def lookup(
+        self,
+        entries: list[Mapping[str, Any]],
+        passed_features: Sequence[Mapping[str, Any]] | None,
+        request_parameters: Sequence[Mapping[str, Any]] | None,
+        allow_missing: bool,
+    ) -> list[dict[str, Any]]:
+        """The untransformed feature values of each entry (online reads, ttl, on-demand)."""
         if passed_features is not None and len(passed_features) != len(entries):
             raise InvalidArgumentError("passed_features needs one mapping per entry")
         if request_parameters is not None and len(request_parameters) != len(entries):
@@ -130,18 +141,19 @@ class ServingPlan:
                 if unknown:
                     raise SchemaError(f"passed feature(s) {', '.join(unknown)} are not in the view")
                 row.update(passed)
-        if return_type in ("pandas", "numpy") or not self._transforms.columns:
-            frame = self._frame(values)
+        return values
+
+    def finish(
+        self, values: list[dict[str, Any]], return_type: str, *, single: bool = False
+    ) -> Any:
+        """Apply the transformations to looked-up values and shape them as ``return_type``."""
+        if return_type in ("pandas", "numpy"):
+            frame = self.frame(values)
             if return_type == "pandas":
                 return frame
-            if return_type == "numpy":
-                array = frame.to_numpy()
-                return array[0] if single else array
-            rows: list[dict[str, Any]] = [
-                {str(k): v for k, v in r.items()} for r in frame.to_dict("records")
-            ]
-        else:
-            rows = [self._transforms.apply_row(row, self.state, self._types) for row in values]
+            array = frame.to_numpy()
+            return array[0] if single else array
+        rows = [self._transforms.apply_row(row, self.state, self._types) for row in values]
         if return_type == "dict":
             return rows[0] if single else rows
         lists = [list(r.values()) for r in rows]
@@ -227,7 +239,8 @@ class ServingPlan:
             values = {c: row[lookup.names.index(c)] for c in odf.inputs} | dict(params)
             row[position] = odf.compute_row(values)
 
-    def _frame(self, values: list[dict[str, Any]]) -> pd.DataFrame:
+    def frame(self, values: list[dict[str, Any]]) -> pd.DataFrame:
+        """Looked-up values as the transformed frame ``get_batch_data`` would give."""
         features = [Feature(name, self._types[name]) for name in self.feature_names]
         raw = rows_to_table([list(v.values()) for v in values], features).to_pandas()
         return self._transforms.apply(raw, self.state)

@@ -1,0 +1,136 @@
+"""The inference log: every prediction with its features, queued and written in batches.
+
+Requests only put a record on a bounded queue (never blocking: when it is full the record is
+dropped and counted); a background thread writes batches to the offline-only feature group
+``<model>_inference_log``, whose columns are the view's features plus the prediction, so
+monitors can compare what was served with what the model was trained on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from fti.errors import FtiError, NotFoundError
+from fti.feature_store.feature_group import FeatureGroup
+from fti.feature_store.feature_store import FeatureStore
+from fti.types import Feature
+
+logger = logging.getLogger(__name__)
+
+LOG_COLUMNS = [
+    Feature("log_id", "string"),
+    Feature("logged_at", "timestamp"),
+    Feature("model_version", "int64"),
+    Feature("latency_ms", "float64"),
+]
+
+
+def log_group_name(model_name: str) -> str:
+    """The name of a model's inference-log group."""
+    return f"{model_name}_inference_log"[:63]
+
+
+def log_group(
+    fs: FeatureStore, model_name: str, features: Sequence[Feature], outputs: Sequence[Feature]
+) -> FeatureGroup:
+    """The model's inference-log group, created on first use (offline only)."""
+    name = log_group_name(model_name)
+    try:
+        return fs.get_feature_group(name)
+    except NotFoundError:
+        return fs.get_or_create_feature_group(
+            name,
+            primary_key=["log_id"],
+            event_time="logged_at",
+            features=[*LOG_COLUMNS, *features, *outputs],
+            online_enabled=False,
+            statistics=False,
+            description=f"Every prediction of model {model_name} with its feature vector.",
+        )
+
+
+class InferenceLog:
+    """A bounded queue of prediction records and the thread that writes them."""
+
+    def __init__(
+        self,
+        group: FeatureGroup,
+        *,
+        max_queue: int = 10_000,
+        batch_size: int = 1_000,
+        flush_seconds: float = 1.0,
+    ) -> None:
+        self.group = group
+        self.dropped = 0
+        self.written = 0
+        self.write_errors = 0
+        self._columns = [f.name for f in group.features or []]
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(max_queue)
+        self._batch_size = batch_size
+        self._flush_seconds = flush_seconds
+        self._thread = threading.Thread(target=self._run, name="fti-inference-log", daemon=True)
+        self._thread.start()
+
+    def log(
+        self,
+        model_version: int,
+        features: Sequence[Mapping[str, Any]],
+        outputs: Sequence[Mapping[str, Any]],
+        latency_ms: float,
+    ) -> None:
+        """Queue one record per prediction; never blocks (drops and counts when full)."""
+        now = dt.datetime.now(dt.UTC)
+        for vector, output in zip(features, outputs, strict=True):
+            record = {
+                "log_id": uuid.uuid4().hex,
+                "logged_at": now,
+                "model_version": model_version,
+                "latency_ms": latency_ms,
+                **vector,
+                **output,
+            }
+            try:
+                self._queue.put_nowait(record)
+            except queue.Full:
+                self.dropped += 1
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued and stop the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        batch: list[dict[str, Any]] = []
+        while True:
+            try:
+                item = self._queue.get(timeout=self._flush_seconds)
+            except queue.Empty:
+                item = {}
+            if item is None:
+                self._write(batch)
+                return
+            if item:
+                batch.append(item)
+            if batch and (not item or len(batch) >= self._batch_size):
+                self._write(batch)
+                batch = []
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
+        if not batch:
+            return
+        frame = pd.DataFrame(batch).reindex(columns=self._columns)
+        try:
+            self.group.insert(frame)
+            self.written += len(batch)
+        except (FtiError, OSError) as exc:
+            # The request path must never fail because the log could not be written.
+            self.write_errors += len(batch)
+            logger.warning("inference log: %d records not written: %s", len(batch), exc)
