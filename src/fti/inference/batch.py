@@ -1,0 +1,153 @@
+"""Batch inference: features of a time range (or a spine) -> model -> a predictions group.
+
+The range is cut into chunks (a day by default, or rows of a spine), each read with
+``get_batch_data`` (only that chunk's rows are read: the time range is pushed down), scored,
+and written before the next, so memory stays bounded by one chunk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+
+from fti.errors import InvalidArgumentError, NotFoundError
+from fti.feature_store.training_data import to_utc
+from fti.inference.predictor import lineage_of
+
+if TYPE_CHECKING:
+    from fti.feature_store.feature_group import FeatureGroup
+    from fti.feature_store.feature_store import FeatureStore
+    from fti.feature_store.feature_view import FeatureView
+
+DEFAULT_CHUNK = dt.timedelta(days=1)
+SPINE_CHUNK_ROWS = 200_000
+
+
+def predictions_group_name(model_name: str) -> str:
+    """The default name of a model's predictions group."""
+    return f"{model_name}_predictions"[:63]
+
+
+def batch_predict(
+    model: Any,
+    start_time: dt.datetime | str | None = None,
+    end_time: dt.datetime | str | None = None,
+    spine: Any = None,
+    output_feature_group: str | None = None,
+    *,
+    chunk: dt.timedelta = DEFAULT_CHUNK,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Predict for every root row in [start_time, end_time) (or every spine row) and write
+    keys, event time, prediction, class probabilities, model name/version and prediction time
+    to the predictions group (``<model>_predictions`` by default, created on first use).
+
+    ``progress(done, total)`` is called after each chunk.
+    """
+    fs: FeatureStore = model.feature_store
+    view_name, view_version, dataset = lineage_of(model)
+    view = fs.get_feature_view(view_name, view_version)
+    estimator = model.load()
+    group_name = output_feature_group or predictions_group_name(model.name)
+    chunks = list(_chunks(view, to_utc(start_time), to_utc(end_time), spine, chunk))
+    written: list[pd.DataFrame] = []
+    group: FeatureGroup | None = None
+    for done, (low, high, part) in enumerate(chunks, start=1):
+        frame = view.get_batch_data(
+            low,
+            high,
+            spine=part,
+            training_dataset_version=dataset,
+            primary_key=True,
+            event_time=True,
+        )
+        if len(frame):
+            out = _score(view, estimator, frame, model.name, model.version)
+            group = group or _predictions_group(fs, group_name, view)
+            group.insert(out)
+            written.append(out)
+        if progress is not None:
+            progress(done, len(chunks))
+    if not written:
+        return pd.DataFrame()
+    return pd.concat(written, ignore_index=True)
+
+
+def _chunks(
+    view: FeatureView,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    spine: Any,
+    size: dt.timedelta,
+) -> Iterator[tuple[dt.datetime | None, dt.datetime | None, Any]]:
+    if spine is not None:
+        frame = spine if isinstance(spine, pd.DataFrame) else pd.DataFrame(spine)
+        for first in range(0, max(len(frame), 1), SPINE_CHUNK_ROWS):
+            yield start, end, frame.iloc[first : first + SPINE_CHUNK_ROWS]
+        return
+    if size <= dt.timedelta(0):
+        raise InvalidArgumentError(f"chunk must be a positive duration, not {size!r}")
+    root = view.query.root
+    if root.event_time is None:
+        yield start, end, None
+        return
+    if start is None or end is None:
+        low, high = _time_range(root)
+        if low is None or high is None:
+            return
+        start = start or low
+        end = end or high + dt.timedelta(microseconds=1)
+    cursor = start
+    while cursor < end:
+        upper = min(cursor + size, end)
+        yield cursor, upper, None
+        cursor = upper
+
+
+def _time_range(root: FeatureGroup) -> tuple[dt.datetime | None, dt.datetime | None]:
+    if root._offline.version(root._offline_table) is None:
+        return None, None
+    event = root.event_time
+    assert event is not None
+    times = root._offline.dataset(root._offline_table).to_table(columns=[event]).column(event)
+    if len(times) == 0:
+        return None, None
+    return to_utc(pc.min(times).as_py()), to_utc(pc.max(times).as_py())
+
+
+def _score(
+    view: FeatureView, estimator: Any, frame: pd.DataFrame, name: str, version: int
+) -> pd.DataFrame:
+    root = view.query.root
+    keys = root.upsert_keys
+    features = frame.drop(columns=[k for k in keys if k not in view.feature_names])
+    out = frame[keys].copy()
+    out["model_name"] = name
+    out["model_version"] = version
+    out["prediction"] = np.asarray(estimator.predict(features))
+    if hasattr(estimator, "predict_proba"):
+        probabilities = np.asarray(estimator.predict_proba(features), dtype=float)
+        out["probabilities"] = list(probabilities)
+        if probabilities.shape[1] == 2:
+            out["score"] = probabilities[:, 1]
+    out["predicted_at"] = pd.Timestamp.now(tz="UTC").floor("us")
+    return out
+
+
+def _predictions_group(fs: FeatureStore, name: str, view: FeatureView) -> FeatureGroup:
+    root = view.query.root
+    try:
+        return fs.get_feature_group(name)
+    except NotFoundError:
+        return fs.get_or_create_feature_group(
+            name,
+            primary_key=[*root.primary_key, "model_version"],
+            event_time=root.event_time,
+            online_enabled=False,
+            description=f"Batch predictions of the models reading feature view {view.name}.",
+        )

@@ -1,0 +1,75 @@
+"""The prediction server: ``create_app(project, models=[...])`` builds the FastAPI app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from fti.inference.model_ref import ModelRef
+from fti.project import Project
+from fti.server import errors
+from fti.server.body_limit import BodyLimit
+from fti.server.deployments import Deployments
+from fti.server.metrics import ServerMetrics
+from fti.server.routes import open_inference, predict
+
+DEFAULT_MAX_BODY = 1024 * 1024
+
+
+def create_app(
+    project: Project,
+    models: Sequence[str | ModelRef],
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+    log: bool = True,
+    allow_missing: bool = False,
+    refresh_seconds: float = 2.0,
+) -> FastAPI:
+    """A FastAPI app serving ``models`` (``NAME``, ``NAME@ALIAS`` or ``NAME:VERSION``).
+
+    Models with an alias follow it: when ``set_alias`` moves it, new requests use the new
+    version within ``refresh_seconds``. ``allow_missing`` answers unknown entities with
+    nulls instead of 404.
+    """
+    metrics = ServerMetrics()
+    deployments = Deployments(
+        project,
+        models,
+        metrics,
+        log=log,
+        allow_missing=allow_missing,
+        refresh_seconds=refresh_seconds,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        deployments.close()
+
+    app = FastAPI(title="fti prediction server", lifespan=lifespan)
+    app.state.deployments = deployments
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    errors.install(app)
+    app.include_router(predict.router)
+    app.include_router(open_inference.router)
+
+    @app.middleware("http")
+    async def count_errors(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        if response.status_code >= 400:
+            name = request.path_params.get("name", "") if request.path_params else ""
+            metrics.errors.labels(name or "-", str(response.status_code)).inc()
+        return response
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        for name, deployment in deployments.by_name.items():
+            if deployment.log is not None:
+                metrics.log_dropped.labels(name).set(deployment.log.dropped)
+                metrics.log_written.labels(name).set(deployment.log.written)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
