@@ -49,9 +49,9 @@ def batch_predict(
 
     ``progress(done, total)`` is called after each chunk.
     """
-    fs: FeatureStore = model.feature_store
-    view_name, view_version, dataset = lineage_of(model)
-    view = fs.get_feature_view(view_name, view_version)
+    _, _, dataset = lineage_of(model)
+    view: FeatureView = model.feature_view()
+    fs = view._store
     estimator = model.load()
     group_name = output_feature_group or predictions_group_name(model.name)
     chunks = list(_chunks(view, to_utc(start_time), to_utc(end_time), spine, chunk))
