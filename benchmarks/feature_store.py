@@ -603,7 +603,32 @@ WORKERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+def code_fingerprint() -> dict[str, Any]:
+    """What the worker ran: a hash of the fti sources it imported and the hiredis version.
+
+    Other people edit and reinstall while a long run goes on; the parent compares these.
+    """
+    import hashlib
+
+    import fti
+
+    root = Path(fti.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    try:
+        from importlib.metadata import version
+
+        hiredis = version("hiredis")
+    except Exception:
+        hiredis = None
+    return {"fti_sources": digest.hexdigest()[:12], "hiredis": hiredis}
+
+
 # Parent: runs the workers, prints and saves ---------------------------------------------------
+
+FINGERPRINTS: list[dict[str, Any]] = []
 
 
 def run_worker(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -615,6 +640,7 @@ def run_worker(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
             f"worker {kind} {spec} failed (exit {done.returncode}):\n{done.stderr[-4000:]}"
         )
     result: dict[str, Any] = json.loads(lines[-1][len(RESULT_MARK) :])
+    FINGERPRINTS.append({"worker": kind, **result.pop("code")})
     return result
 
 
@@ -954,8 +980,9 @@ def workdir(args: argparse.Namespace) -> Iterator[Path]:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--worker"]:
+        code = code_fingerprint()
         result = WORKERS[argv[1]](json.loads(argv[2]))
-        print(RESULT_MARK + json.dumps(result))
+        print(RESULT_MARK + json.dumps({**result, "code": code}))
         return 0
     args = parse_args(argv)
     console = Console()
@@ -1006,6 +1033,16 @@ def main(argv: list[str]) -> int:
             PROFILE.write_text(text + (upsert_profile or ""), encoding="utf-8")
             report["profile"] = str(PROFILE)
             console.print(f"profile written to {PROFILE}")
+    distinct = {(f["fti_sources"], f["hiredis"]) for f in FINGERPRINTS}
+    report["code"] = {"consistent": len(distinct) <= 1, "workers": FINGERPRINTS}
+    if len(distinct) > 1:
+        console.print(
+            "[red]warning: the fti sources or hiredis changed during the run; the figures "
+            f"mix {len(distinct)} versions (see 'code' in the JSON)[/red]"
+        )
+    else:
+        first = FINGERPRINTS[0] if FINGERPRINTS else {"fti_sources": "-", "hiredis": "-"}
+        console.print(f"code: fti sources {first['fti_sources']}, hiredis {first['hiredis']}")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     console.print(f"results written to {args.output}")

@@ -30,6 +30,8 @@ EXPECTED_ALL = [
     "InvalidNameError",
     "KeyNotFoundError",
     "MissingDependencyError",
+    "Model",
+    "ModelRegistry",
     "NotFoundError",
     "Project",
     "PromotionError",
@@ -48,7 +50,17 @@ EXPECTED_ALL = [
 ]
 
 # Optional or heavy dependencies that only the code needing them may import.
-NOT_IMPORTED = ["redis", "psycopg", "polars", "lightgbm", "sklearn"]
+NOT_IMPORTED = [
+    "redis",
+    "psycopg",
+    "polars",
+    "lightgbm",
+    "sklearn",
+    "skops",
+    "xgboost",
+    "onnx",
+    "onnxruntime",
+]
 
 ERROR_CLASSES = [
     cls

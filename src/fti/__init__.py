@@ -32,6 +32,7 @@ from fti.feature_store.ingest import Commit
 from fti.feature_store.on_demand import on_demand
 from fti.feature_store.query import Query
 from fti.feature_store.transformations import transformation
+from fti.model_registry import Model, ModelRegistry
 from fti.project import Project, connect
 from fti.types import Feature
 
@@ -53,6 +54,8 @@ __all__ = [
     "InvalidNameError",
     "KeyNotFoundError",
     "MissingDependencyError",
+    "Model",
+    "ModelRegistry",
     "NotFoundError",
     "Project",
     "PromotionError",

@@ -6,8 +6,11 @@ from pathlib import Path
 from types import TracebackType
 
 from fti.feature_store.feature_store import FeatureStore
+from fti.model_registry.registry import ModelRegistry
+from fti.monitoring.monitors import Monitoring
 from fti.names import check_name
 from fti.settings import Settings
+from fti.stores.artifacts import ArtifactStore, open_artifact_store
 from fti.stores.metadata import MetadataStore, open_metadata_store
 from fti.stores.offline import OfflineStore, open_offline_store
 from fti.stores.online import OnlineStore, open_online_store
@@ -22,9 +25,18 @@ class Project:
         self.offline_store: OfflineStore = open_offline_store(settings.offline_url)
         self.online_store: OnlineStore = open_online_store(settings.online_url)
         self.metadata_store: MetadataStore = open_metadata_store(settings.metadata_url)
+        self.artifact_store: ArtifactStore = open_artifact_store(settings.artifacts_url)
         self.feature_store = FeatureStore(
             name, self.offline_store, self.online_store, self.metadata_store
         )
+        self.model_registry = ModelRegistry(
+            name, self.metadata_store, self.artifact_store, self.feature_store
+        )
+        # fv.models() asks the registry through this hook, so that feature_store never
+        # imports model_registry (they are peers; the registry reads views, not the reverse).
+        setattr(self.feature_store, "_models_of_view", self.model_registry.models_of_view)  # noqa: B010
+        self.monitoring = Monitoring(name, self.feature_store, self.metadata_store)
+        setattr(self.feature_store, "_monitoring", self.monitoring)  # noqa: B010
 
     def close(self) -> None:
         """Release the stores' connections."""

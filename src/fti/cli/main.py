@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from fti.cli import demo, feature_groups, feature_views, predict, serve, training_data, verify
+from fti.cli import (
+    demo,
+    feature_groups,
+    feature_views,
+    models,
+    predict,
+    serve,
+    training_data,
+    verify,
+)
 from fti.cli.context import CliState
 
 app = typer.Typer(
@@ -20,6 +29,7 @@ app = typer.Typer(
 app.add_typer(feature_groups.app, name="feature-groups")
 app.add_typer(feature_views.app, name="feature-views")
 app.add_typer(training_data.app, name="training-data")
+app.add_typer(models.app, name="models")
 app.add_typer(predict.app, name="predict")
 app.command("verify")(verify.verify)
 app.command("serve")(serve.serve)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
+from fti.errors import NotFoundError
 from fti.feature_store import point_in_time, training_data
 from fti.feature_store.query import Query
 from fti.feature_store.training_data import SPLIT_COLUMN, SplitRule
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from fti.feature_store.feature_store import FeatureStore
     from fti.feature_store.serving import ServingPlan
     from fti.feature_store.verification import OnlineAudit, TrainingDataCheck
+    from fti.model_registry.model import Model
+    from fti.monitoring.monitors import Monitor
 
 KIND = "feature_view"
 DATASET_KIND = "training_dataset"
@@ -195,9 +198,16 @@ class FeatureView:
 
     def training_dataset(self, version: int | None = None) -> TrainingDataset:
         """One recorded training dataset (the latest when None); NotFoundError if absent."""
-        entity = self._store._metadata.get(
-            DATASET_KIND, self._entity.project, self._dataset_name, version
-        )
+        try:
+            entity = self._store._metadata.get(
+                DATASET_KIND, self._entity.project, self._dataset_name, version
+            )
+        except NotFoundError as exc:
+            which = "no training dataset" if version is None else f"no training dataset {version}"
+            raise NotFoundError(
+                f"{self!r} has {which}; its transformations are fitted on training data: "
+                "call create_training_data() or a split first"
+            ) from exc
         return _dataset(entity)
 
     def read_training_data_table(self, version: int) -> pa.Table:
@@ -216,15 +226,18 @@ class FeatureView:
         event_time: bool = False,
         *,
         return_type: ReturnType = "pandas",
+        transformed: bool = True,
     ) -> Any:
         """Features of the latest commits, transformed as for training (no labels).
 
-        With a spine, row i of the result belongs to row i of the spine.
+        With a spine, row i of the result belongs to row i of the spine. ``transformed=False``
+        gives the raw feature values (what monitors compare with training data).
         """
-        dataset = self.training_dataset(training_dataset_version) if self._has_transforms else None
+        use_state = self._has_transforms and transformed
+        dataset = self.training_dataset(training_dataset_version) if use_state else None
         state = dataset.transformation_state if dataset else {}
         table = self._run(point_in_time.latest_versions(self.query), start_time, end_time, spine)
-        frame = self._features_frame(table, state, primary_key, event_time)
+        frame = self._features_frame(table, state, primary_key, event_time, transformed)
         if return_type == "pandas":
             return frame
         return from_arrow(pa.Table.from_pandas(frame, preserve_index=False), return_type)
@@ -290,6 +303,39 @@ class FeatureView:
         from fti.feature_store.verification import verify_online
 
         return verify_online(self, sample, training_dataset_version)
+
+    def models(self) -> list[Model]:
+        """The saved model versions trained from this view version (any training dataset)."""
+        # Set by Project: the registry is a peer service that this module must not import.
+        models_of_view = getattr(self._store, "_models_of_view", None)
+        if models_of_view is None:
+            return []
+        return list(models_of_view(self.name, self.version))
+
+    def create_monitor(
+        self,
+        name: str,
+        reference_training_dataset_version: int,
+        window: str | dt.timedelta = "1d",
+        features: Sequence[str] | None = None,
+        thresholds: Mapping[str, float] | None = None,
+        *,
+        webhook_url: str | None = None,
+    ) -> Monitor:
+        """A monitor of this view's feature drift against a training dataset, per window."""
+        # Set by Project: monitoring is a service above the feature store, not imported here.
+        monitoring = getattr(self._store, "_monitoring", None)
+        if monitoring is None:
+            raise NotFoundError("monitoring is available on views of a project (fti.connect())")
+        return monitoring.create_feature_monitor(  # type: ignore[no-any-return]
+            self,
+            name,
+            reference_training_dataset_version,
+            window,
+            features,
+            thresholds,
+            webhook_url,
+        )
 
     def delete(self) -> None:
         """Delete the view version and its training datasets."""
@@ -392,13 +438,20 @@ class FeatureView:
         return x, training_data.label_frame(table, self.labels)
 
     def _features_frame(
-        self, table: pa.Table, state: Mapping[str, Any], primary_key: bool, event_time: bool
+        self,
+        table: pa.Table,
+        state: Mapping[str, Any],
+        primary_key: bool,
+        event_time: bool,
+        transformed: bool = True,
     ) -> pd.DataFrame:
         root = self.query.root
         keys = (root.primary_key if primary_key else []) + (
             [root.event_time] if event_time and root.event_time else []
         )
-        features = self.transformations.apply(table.select(self.feature_names).to_pandas(), state)
+        features: pd.DataFrame = table.select(self.feature_names).to_pandas()
+        if transformed:
+            features = self.transformations.apply(features, state)
         if not keys:
             return features
         front = table.select(keys).to_pandas()

@@ -1,0 +1,1 @@
+"""Monitoring: feature and prediction drift, model quality over time, reports."""

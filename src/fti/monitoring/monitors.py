@@ -1,0 +1,337 @@
+"""Monitors: feature drift of a view against a training dataset, and model quality over time.
+
+A monitor is a metadata entity (kind ``monitor``); each run stores a :class:`MonitorResult`
+as a record keyed by its window's end, so ``history()`` is a time series. A crossed threshold
+is logged and, when a webhook URL is configured, POSTed as JSON; a failing webhook is recorded
+in the result and never fails the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from fti.errors import InvalidArgumentError
+from fti.feature_store.training_data import SPLIT_COLUMN, TRAIN, to_utc
+from fti.monitoring.drift import FeatureDrift, compute_drift, resolve_thresholds
+from fti.names import check_name
+
+if TYPE_CHECKING:
+    from fti.feature_store.feature_store import FeatureStore
+    from fti.feature_store.feature_view import FeatureView
+    from fti.stores.metadata import MetadataStore
+
+logger = logging.getLogger(__name__)
+
+KIND = "monitor"
+RESULT = "result"
+WEBHOOK_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass
+class MonitorResult:
+    """One run of a monitor over one window."""
+
+    monitor: str
+    window_start: dt.datetime
+    window_end: dt.datetime
+    status: str
+    """"ok", "drift" (a threshold crossed) or "no_data" (the window had no rows)."""
+    rows: int
+    features: dict[str, FeatureDrift] = field(default_factory=dict)
+    quality: dict[str, float | None] = field(default_factory=dict)
+    alert: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def drifted(self) -> list[str]:
+        """The features (or predictions) whose drift crossed a threshold."""
+        return [name for name, d in self.features.items() if d.drifted]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly form."""
+        return {
+            "monitor": self.monitor,
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "status": self.status,
+            "rows": self.rows,
+            "features": {k: v.to_dict() for k, v in self.features.items()},
+            "quality": {k: _finite(v) for k, v in self.quality.items()},
+            "alert": self.alert,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MonitorResult:
+        """Rebuild a stored result."""
+        return cls(
+            monitor=data["monitor"],
+            window_start=dt.datetime.fromisoformat(data["window_start"]),
+            window_end=dt.datetime.fromisoformat(data["window_end"]),
+            status=data["status"],
+            rows=int(data["rows"]),
+            features={k: FeatureDrift.from_dict(v) for k, v in data["features"].items()},
+            quality=dict(data.get("quality", {})),
+            alert=dict(data.get("alert", {})),
+        )
+
+
+class Monitor:
+    """A stored monitor definition; ``run()`` computes and records one window."""
+
+    def __init__(
+        self,
+        store: FeatureStore,
+        metadata: MetadataStore,
+        project: str,
+        body: dict[str, Any],
+        name: str,
+    ) -> None:
+        self._store = store
+        self._metadata = metadata
+        self._project = project
+        self.name = name
+        self.body = body
+
+    @property
+    def kind(self) -> str:
+        """ "feature" (drift of a view's features) or "model" (quality and prediction drift)."""
+        return str(self.body["type"])
+
+    @property
+    def window(self) -> dt.timedelta:
+        """The length of a detection window."""
+        return dt.timedelta(seconds=float(self.body["window_seconds"]))
+
+    def run(self, end_time: dt.datetime | str | None = None) -> MonitorResult:
+        """Compute the window ending at ``end_time`` (now when None), store and alert."""
+        end = to_utc(end_time) or dt.datetime.now(dt.UTC)
+        start = end - self.window
+        if self.kind == "feature":
+            result = self._feature_run(start, end)
+        else:
+            result = self._model_run(start, end)
+        if result.status == "drift":
+            logger.warning("monitor %s: drift in %s", self.name, ", ".join(result.drifted))
+            if self.body.get("webhook_url"):
+                result.alert = _post(self.body["webhook_url"], result)
+        self._metadata.add_record(
+            KIND, self._project, self.name, 1, RESULT, end.isoformat(), result.to_dict()
+        )
+        return result
+
+    def history(self) -> list[MonitorResult]:
+        """Every stored result, by window end."""
+        records = self._metadata.records(KIND, self._project, self.name, 1, RESULT)
+        results = [MonitorResult.from_dict(r.body) for r in records]
+        return sorted(results, key=lambda r: r.window_end)
+
+    def delete(self) -> None:
+        """Delete the monitor and its history."""
+        self._metadata.delete(KIND, self._project, self.name, 1)
+
+    def _view(self) -> FeatureView:
+        return self._store.get_feature_view(self.body["view"], self.body["view_version"])
+
+    def _feature_run(self, start: dt.datetime, end: dt.datetime) -> MonitorResult:
+        view = self._view()
+        features = self.body.get("features") or view.feature_names
+        reference = _reference_rows(view, int(self.body["reference_training_dataset_version"]))
+        current = view.get_batch_data(start, end, transformed=False)
+        if len(current) == 0:
+            return MonitorResult(self.name, start, end, "no_data", 0)
+        drift = compute_drift(
+            reference[features],
+            current[features],
+            features=features,
+            thresholds=self.body.get("thresholds"),
+        )
+        status = "drift" if any(d.drifted for d in drift.values()) else "ok"
+        return MonitorResult(self.name, start, end, status, len(current), drift)
+
+    def _model_run(self, start: dt.datetime, end: dt.datetime) -> MonitorResult:
+        predictions = self._store.get_feature_group(self.body["predictions_group"])
+        labels = self._store.get_feature_group(self.body["label_feature_group"])
+        label = self.body["label_column"]
+        keys = [k for k in predictions.primary_key if k != "model_version"]
+        query = predictions.select_all().join(labels.select([label]), on=keys)
+        joined = query.read(start_time=None, end_time=end)
+        event = predictions.event_time
+        assert event is not None
+        times = pd.to_datetime(joined[event], utc=True)
+        window = joined[(times >= start) & (times < end)]
+        before = joined[times < start]
+        if window.empty:
+            return MonitorResult(self.name, start, end, "no_data", 0)
+        quality = _quality(window, label)
+        drift: dict[str, FeatureDrift] = {}
+        status = "ok"
+        if "score" in window.columns and len(before):
+            drift = compute_drift(
+                before[["score"]],
+                window[["score"]],
+                features=["score"],
+                thresholds=self.body.get("thresholds"),
+            )
+            status = "drift" if drift["score"].drifted else "ok"
+        return MonitorResult(self.name, start, end, status, len(window), drift, quality)
+
+
+class Monitoring:
+    """The monitors of a project: ``project.monitoring``."""
+
+    def __init__(self, project: str, store: FeatureStore, metadata: MetadataStore) -> None:
+        self._project = project
+        self._store = store
+        self._metadata = metadata
+
+    def create_feature_monitor(
+        self,
+        view: FeatureView,
+        name: str,
+        reference_training_dataset_version: int,
+        window: str | dt.timedelta = "1d",
+        features: Sequence[str] | None = None,
+        thresholds: Mapping[str, float] | None = None,
+        webhook_url: str | None = None,
+    ) -> Monitor:
+        """Drift of ``view``'s features in each window against a training dataset."""
+        check_name(name, "monitor name")
+        view.training_dataset(reference_training_dataset_version)  # NotFoundError if absent
+        unknown = [f for f in features or [] if f not in view.feature_names]
+        if unknown:
+            raise InvalidArgumentError(f"{view!r} has no feature(s) {', '.join(unknown)}")
+        body = {
+            "type": "feature",
+            "view": view.name,
+            "view_version": view.version,
+            "reference_training_dataset_version": reference_training_dataset_version,
+            "window_seconds": _seconds(window),
+            "features": list(features) if features else None,
+            "thresholds": resolve_thresholds(thresholds),
+            "webhook_url": webhook_url,
+        }
+        return self._create(name, body)
+
+    def create_model_monitor(
+        self,
+        model_name: str,
+        label_feature_group: str,
+        label_column: str,
+        window: str | dt.timedelta = "1d",
+        *,
+        name: str | None = None,
+        predictions_group: str | None = None,
+        thresholds: Mapping[str, float] | None = None,
+        webhook_url: str | None = None,
+    ) -> Monitor:
+        """Quality of a model's predictions once labels arrive, and drift of its scores."""
+        check_name(model_name, "model name")
+        monitor = name or f"{model_name}_quality"
+        group = predictions_group or f"{model_name}_predictions"
+        labels = self._store.get_feature_group(label_feature_group)
+        if label_column not in [f.name for f in labels.features or []]:
+            raise InvalidArgumentError(f"{labels!r} has no column {label_column!r}")
+        body = {
+            "type": "model",
+            "model": model_name,
+            "predictions_group": group,
+            "label_feature_group": label_feature_group,
+            "label_column": label_column,
+            "window_seconds": _seconds(window),
+            "thresholds": resolve_thresholds(thresholds),
+            "webhook_url": webhook_url,
+        }
+        return self._create(monitor, body)
+
+    def get_monitor(self, name: str) -> Monitor:
+        """A monitor by name; NotFoundError when absent."""
+        entity = self._metadata.get(KIND, self._project, check_name(name, "monitor name"), 1)
+        return Monitor(self._store, self._metadata, self._project, entity.body, name)
+
+    def list_monitors(self) -> list[Monitor]:
+        """Every monitor of the project."""
+        return [
+            Monitor(self._store, self._metadata, self._project, e.body, e.name)
+            for e in self._metadata.list(KIND, self._project)
+        ]
+
+    def _create(self, name: str, body: dict[str, Any]) -> Monitor:
+        self._metadata.create(KIND, self._project, name, 1, body)
+        return Monitor(self._store, self._metadata, self._project, body, name)
+
+
+def _reference_rows(view: FeatureView, version: int) -> pd.DataFrame:
+    table = view.read_training_data_table(version)
+    frame: pd.DataFrame = table.to_pandas()
+    train: pd.DataFrame = frame[frame[SPLIT_COLUMN] == TRAIN]
+    return train if len(train) else frame
+
+
+def _quality(window: pd.DataFrame, label: str) -> dict[str, float | None]:
+    from sklearn import metrics
+
+    known = window[window[label].notna()]
+    if known.empty:
+        return {"labelled_rows": 0.0}
+    y = known[label].astype(int if known[label].dtype == bool else float).to_numpy()
+    prediction = known["prediction"].to_numpy()
+    quality: dict[str, float | None] = {"labelled_rows": float(len(known))}
+    if "score" in known.columns:
+        score = known["score"].to_numpy(dtype=float)
+        quality["accuracy"] = float(np.mean(prediction.astype(y.dtype) == y))
+        two_classes = len(np.unique(y)) == 2
+        quality["roc_auc"] = float(metrics.roc_auc_score(y, score)) if two_classes else None
+        quality["log_loss"] = float(
+            metrics.log_loss(y, np.clip(score, 1e-15, 1 - 1e-15), labels=[0, 1])
+        )
+    else:
+        error = prediction.astype(float) - y
+        quality["mae"] = float(np.mean(np.abs(error)))
+        quality["rmse"] = float(math.sqrt(np.mean(error**2)))
+    return quality
+
+
+def _post(url: str, result: MonitorResult) -> dict[str, Any]:
+    payload = {
+        "monitor": result.monitor,
+        "window_start": result.window_start.isoformat(),
+        "window_end": result.window_end.isoformat(),
+        "drifted": result.drifted,
+        "quality": {k: _finite(v) for k, v in result.quality.items()},
+    }
+    request = urllib.request.Request(
+        url, json.dumps(payload).encode(), {"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
+            return {"sent": True, "status": response.status}
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        logger.warning("monitor %s: webhook %s failed: %s", result.monitor, url, exc)
+        return {"sent": False, "error": str(exc)}
+
+
+def _seconds(window: str | dt.timedelta) -> float:
+    if isinstance(window, str):
+        try:
+            window = pd.Timedelta(
+                window.upper() if window.endswith("d") else window
+            ).to_pytimedelta()
+        except ValueError as exc:
+            raise InvalidArgumentError(f"window {window!r} is not a duration like '1d'") from exc
+    if not isinstance(window, dt.timedelta) or window <= dt.timedelta(0):
+        raise InvalidArgumentError(f"window must be a positive duration, got {window!r}")
+    return window.total_seconds()
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)

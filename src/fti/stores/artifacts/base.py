@@ -1,0 +1,173 @@
+"""The artifact store interface: one directory of files per key, sealed by a sha256 manifest.
+
+A key names one stored tree, such as ``project/models/flight_delays/3``. Every tree holds a
+``MANIFEST.json`` listing each file's sha256 and size; reads verify it, so a changed, missing
+or added file raises :class:`~fti.errors.ArtifactIntegrityError`. The manifest's own digest
+is returned by :meth:`ArtifactStore.commit` so the caller can keep it elsewhere (the model
+registry keeps it in the metadata store): a tree rewritten together with its manifest is
+refused too.
+
+Keys and file paths come from callers, so both are checked here before they reach a path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO, Protocol, runtime_checkable
+
+from fti.errors import ArtifactIntegrityError, InvalidNameError
+
+MANIFEST_NAME = "MANIFEST.json"
+MANIFEST_FORMAT = 1
+_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of a stored tree: its sha256 (hex) and size in bytes."""
+
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The files of a stored tree (relative POSIX paths) and the digest of the manifest."""
+
+    files: dict[str, FileEntry]
+
+    @property
+    def size(self) -> int:
+        """Total bytes of the files."""
+        return sum(f.size for f in self.files.values())
+
+    def to_bytes(self) -> bytes:
+        """The canonical ``MANIFEST.json`` content."""
+        body = {
+            "format": MANIFEST_FORMAT,
+            "files": {
+                p: {"sha256": f.sha256, "size": f.size} for p, f in sorted(self.files.items())
+            },
+        }
+        return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
+
+    @property
+    def digest(self) -> str:
+        """sha256 of :meth:`to_bytes`: what a caller keeps to detect a rewritten manifest."""
+        return hashlib.sha256(self.to_bytes()).hexdigest()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: str) -> Manifest:
+        """Parse a ``MANIFEST.json``; ArtifactIntegrityError when it is not one."""
+        try:
+            body: Any = json.loads(data)
+            if body.get("format") != MANIFEST_FORMAT:
+                raise ValueError(f"unknown format {body.get('format')!r}")
+            files = {
+                check_path(p): FileEntry(str(e["sha256"]), int(e["size"]))
+                for p, e in body["files"].items()
+            }
+        except (ValueError, TypeError, KeyError, AttributeError, InvalidNameError) as exc:
+            raise ArtifactIntegrityError(f"{where}: {MANIFEST_NAME} is not valid: {exc}") from exc
+        return cls(files)
+
+
+def check_key(key: str) -> str:
+    """Return ``key`` when each ``/``-separated part is a plain name; else InvalidNameError.
+
+    Parts are letters, digits, ``_``, ``.`` and ``-``, not starting with ``.`` or ``-``, so
+    no key can be absolute, climb with ``..`` or hide in a dot folder.
+    """
+    parts = key.split("/") if isinstance(key, str) else []
+    if not parts or not all(_SEGMENT.fullmatch(p) for p in parts):
+        raise InvalidNameError(
+            f"invalid artifact key {key!r}: use '/'-separated names of letters, digits, "
+            "'_', '.' and '-' (no empty part, no leading '.')"
+        )
+    return key
+
+
+def check_path(path: str) -> str:
+    """Return a file path of a tree when it is relative and stays inside it."""
+    if not isinstance(path, str) or "\\" in path or "\x00" in path:
+        raise InvalidNameError(f"invalid artifact file path {path!r}")
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or not pure.parts or any(p in ("", ".", "..") for p in pure.parts):
+        raise InvalidNameError(f"invalid artifact file path {path!r}: it must stay in its folder")
+    if pure.as_posix() != path or path == MANIFEST_NAME:
+        raise InvalidNameError(f"invalid artifact file path {path!r}")
+    return path
+
+
+def verify_entry(where: str, path: str, entry: FileEntry | None, digest: str, size: int) -> None:
+    """Raise ArtifactIntegrityError unless ``digest`` and ``size`` match the manifest."""
+    if entry is None:
+        raise ArtifactIntegrityError(f"{where}: {path} is not listed in the manifest")
+    if size != entry.size or digest != entry.sha256:
+        raise ArtifactIntegrityError(
+            f"{where}: {path} does not match its manifest (expected {entry.size} bytes, sha256 "
+            f"{entry.sha256[:12]}..., found {size} bytes, sha256 {digest[:12]}...): the file "
+            "was changed after it was saved; save the model again"
+        )
+
+
+@runtime_checkable
+class ArtifactStore(Protocol):
+    """Trees of files addressed by key, each sealed by a manifest.
+
+    ``manifest_sha256`` arguments, when given, must equal :attr:`Manifest.digest` of the tree's
+    manifest (as :meth:`commit` or :meth:`put` returned it); otherwise ArtifactIntegrityError.
+    """
+
+    def staging_dir(self) -> Path:
+        """A new, empty local directory to write a tree into before :meth:`commit`."""
+        ...
+
+    def commit(self, key: str, staged: Path) -> Manifest:
+        """Seal ``staged`` with a manifest and store it at ``key``, replacing what was there.
+
+        ``staged`` (from :meth:`staging_dir`) is consumed.
+        """
+        ...
+
+    def discard(self, staged: Path) -> None:
+        """Remove a staging directory that will not be committed."""
+        ...
+
+    def put(self, key: str, source: Path) -> Manifest:
+        """Copy a file or a directory tree to ``key`` (the source is left as it is)."""
+        ...
+
+    def manifest(self, key: str, manifest_sha256: str | None = None) -> Manifest:
+        """The verified manifest of ``key``; ArtifactIntegrityError when absent or changed."""
+        ...
+
+    def read(self, key: str, path: str, manifest_sha256: str | None = None) -> bytearray:
+        """The verified content of one file of ``key``."""
+        ...
+
+    def open(self, key: str, path: str, manifest_sha256: str | None = None) -> BinaryIO:
+        """A stream over one file of ``key``; reading it to the end verifies it."""
+        ...
+
+    def get(self, key: str, target: Path, manifest_sha256: str | None = None) -> Path:
+        """Copy the verified tree of ``key`` (with its manifest) into ``target``; returns it."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Whether a tree is stored at ``key``."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the tree at ``key`` (no error when absent)."""
+        ...
+
+
+def manifest_from(entries: Mapping[str, FileEntry]) -> Manifest:
+    """A manifest of ``entries`` with every path checked."""
+    return Manifest({check_path(p): e for p, e in entries.items()})

@@ -1,0 +1,383 @@
+"""The local-directory artifact store: ``<root>/<key>/`` holds a tree and its MANIFEST.json.
+
+Writes go to ``<root>/.staging/`` first and are renamed into place, so a reader never sees a
+half-written tree; deletes are renamed to ``<root>/.trash/`` before they are removed. Files are
+hashed while they are copied or read (sha256 of one chunk runs in a thread while the next is
+read or written), so a save or load reads every byte once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from fti.errors import ArtifactIntegrityError, InvalidArgumentError, InvalidNameError, NotFoundError
+from fti.stores.artifacts.base import (
+    MANIFEST_NAME,
+    FileEntry,
+    Manifest,
+    check_key,
+    check_path,
+    manifest_from,
+    verify_entry,
+)
+
+CHUNK = 8 << 20
+"""Bytes per read/write; large enough that the hashing thread's hand-offs cost nothing."""
+
+
+class LocalArtifactStore:
+    """Artifact trees in a local (or mounted) directory."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser().resolve()
+
+    def __repr__(self) -> str:
+        return f"LocalArtifactStore({str(self.root)!r})"
+
+    # Writing ---------------------------------------------------------------------------
+
+    def staging_dir(self) -> Path:
+        """A new, empty local directory to write a tree into before :meth:`commit`."""
+        base = self.root / ".staging"
+        base.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=base))
+
+    def commit(self, key: str, staged: Path) -> Manifest:
+        """Seal ``staged`` with a manifest and move it to ``key`` (replacing what was there)."""
+        target = self._dir(key)
+        staged = self._own_staging(staged)
+        try:
+            entries: dict[str, FileEntry] = {}
+            for file, rel in _tree(staged):
+                digest, size = _hash_file(file)
+                entries[rel] = FileEntry(digest, size)
+            manifest = manifest_from(entries)
+            (staged / MANIFEST_NAME).write_bytes(manifest.to_bytes())
+            self._move_into_place(staged, target)
+        except BaseException:
+            self.discard(staged)
+            raise
+        return manifest
+
+    def discard(self, staged: Path) -> None:
+        """Remove a staging directory that will not be committed."""
+        shutil.rmtree(self._own_staging(staged), ignore_errors=True)
+
+    def put(self, key: str, source: Path) -> Manifest:
+        """Copy a file or a directory tree to ``key`` (the source is left as it is)."""
+        target = self._dir(key)
+        source = Path(source)
+        if source.is_file():
+            files = [(source, source.name)]
+        elif source.is_dir():
+            files = list(_tree(source))
+        else:
+            raise NotFoundError(f"{source} is neither a file nor a directory")
+        staged = self.staging_dir()
+        try:
+            entries: dict[str, FileEntry] = {}
+            for file, rel in files:
+                destination = staged / rel
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                digest, size = _copy_hashed(file, destination)
+                entries[rel] = FileEntry(digest, size)
+            manifest = manifest_from(entries)
+            (staged / MANIFEST_NAME).write_bytes(manifest.to_bytes())
+            self._move_into_place(staged, target)
+        except BaseException:
+            self.discard(staged)
+            raise
+        return manifest
+
+    def delete(self, key: str) -> None:
+        """Remove the tree at ``key`` (no error when absent)."""
+        target = self._dir(key)
+        if not target.exists():
+            return
+        trash = self._trash()
+        with contextlib.suppress(FileNotFoundError):
+            target.rename(trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    # Reading ---------------------------------------------------------------------------
+
+    def exists(self, key: str) -> bool:
+        """Whether a tree is stored at ``key``."""
+        return (self._dir(key) / MANIFEST_NAME).is_file()
+
+    def manifest(self, key: str, manifest_sha256: str | None = None) -> Manifest:
+        """The verified manifest of ``key``; ArtifactIntegrityError when absent or changed."""
+        path = self._dir(key) / MANIFEST_NAME
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise ArtifactIntegrityError(
+                f"artifacts {key}: {MANIFEST_NAME} is missing (the files were deleted or moved)"
+            ) from exc
+        if manifest_sha256 is not None and hashlib.sha256(data).hexdigest() != manifest_sha256:
+            raise ArtifactIntegrityError(
+                f"artifacts {key}: {MANIFEST_NAME} was changed after the model was saved"
+            )
+        return Manifest.from_bytes(data, f"artifacts {key}")
+
+    def read(self, key: str, path: str, manifest_sha256: str | None = None) -> bytearray:
+        """The verified content of one file of ``key``."""
+        manifest = self.manifest(key, manifest_sha256)
+        file, entry = self._file(key, path, manifest)
+        with _open_listed(key, path, file) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size != entry.size:
+                verify_entry(f"artifacts {key}", path, entry, "?" * 64, size)
+            data, digest, read = _read_hashed(handle, size)
+        verify_entry(f"artifacts {key}", path, entry, digest, read)
+        return data
+
+    def open(self, key: str, path: str, manifest_sha256: str | None = None) -> BinaryIO:
+        """A stream over one file of ``key``; reading it to the end verifies it."""
+        manifest = self.manifest(key, manifest_sha256)
+        file, entry = self._file(key, path, manifest)
+        raw = _VerifyingReader(_open_listed(key, path, file), f"artifacts {key}", path, entry)
+        return io.BufferedReader(raw, CHUNK)
+
+    def get(self, key: str, target: Path, manifest_sha256: str | None = None) -> Path:
+        """Copy the verified tree of ``key`` (with its manifest) into ``target``; returns it."""
+        manifest = self.manifest(key, manifest_sha256)
+        folder = self._dir(key)
+        found = {rel for _, rel in _tree(folder, manifest=True)}
+        where = f"artifacts {key}"
+        missing = sorted(set(manifest.files) - found)
+        if missing:
+            raise ArtifactIntegrityError(f"{where}: file(s) missing: {', '.join(missing)}")
+        extra = sorted(found - set(manifest.files))
+        if extra:
+            raise ArtifactIntegrityError(
+                f"{where}: file(s) not in the manifest: {', '.join(extra)}"
+            )
+        target = Path(target)
+        written: list[Path] = []
+        try:
+            for rel, entry in sorted(manifest.files.items()):
+                destination = target / rel
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                written.append(destination)
+                digest, size = _copy_hashed(folder / rel, destination)
+                verify_entry(where, rel, entry, digest, size)
+            manifest_file = target / MANIFEST_NAME
+            written.append(manifest_file)
+            manifest_file.write_bytes(manifest.to_bytes())
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+        return target
+
+    # Internals -------------------------------------------------------------------------
+
+    def _dir(self, key: str) -> Path:
+        path = (self.root / check_key(key)).resolve()
+        # check_key already refuses '..'; this also catches a symlink planted in the tree.
+        if path == self.root or not path.is_relative_to(self.root):
+            raise InvalidNameError(f"artifact key {key!r} leads outside {self.root}")
+        return path
+
+    def _file(self, key: str, path: str, manifest: Manifest) -> tuple[Path, FileEntry]:
+        folder = self._dir(key)
+        entry = manifest.files.get(check_path(path))
+        if entry is None:
+            raise ArtifactIntegrityError(f"artifacts {key}: {path} is not listed in the manifest")
+        file = (folder / path).resolve()
+        if not file.is_relative_to(folder):
+            raise ArtifactIntegrityError(f"artifacts {key}: {path} leads outside its folder")
+        return file, entry
+
+    def _own_staging(self, staged: Path) -> Path:
+        staged = Path(staged).resolve()
+        if staged.parent != self.root / ".staging":
+            raise InvalidArgumentError(f"{staged} is not a staging directory of {self.root}")
+        return staged
+
+    def _trash(self) -> Path:
+        base = self.root / ".trash"
+        base.mkdir(parents=True, exist_ok=True)
+        return base / uuid.uuid4().hex
+
+    def _move_into_place(self, staged: Path, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        old = None
+        if target.exists():
+            # A tree left by a save that crashed before its metadata was written.
+            old = self._trash()
+            target.rename(old)
+        staged.rename(target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _tree(folder: Path, *, manifest: bool = False) -> Iterator[tuple[Path, str]]:
+    """Regular files under ``folder`` with their relative POSIX paths, sorted.
+
+    A top-level MANIFEST.json is skipped when ``manifest`` (a stored tree), refused otherwise.
+    """
+    for directory, subdirs, files in os.walk(folder):
+        subdirs.sort()
+        links = [d for d in subdirs if Path(directory, d).is_symlink()]
+        for name in sorted([*files, *links]):
+            path = Path(directory, name)
+            rel = path.relative_to(folder).as_posix()
+            if path.is_symlink() or not path.is_file():
+                raise InvalidArgumentError(
+                    f"{path} is a symbolic link or a special file: artifacts hold regular files"
+                )
+            if rel == MANIFEST_NAME:
+                if manifest:
+                    continue
+                raise InvalidArgumentError(
+                    f"{path}: fti writes its own {MANIFEST_NAME}; rename this file"
+                )
+            try:
+                yield path, check_path(rel)
+            except InvalidNameError as exc:
+                raise InvalidArgumentError(f"cannot store {path}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _open_listed(key: str, path: str, file: Path) -> Iterator[Any]:
+    try:
+        handle = file.open("rb", buffering=0)
+    except FileNotFoundError as exc:
+        raise ArtifactIntegrityError(f"artifacts {key}: {path} is missing") from exc
+    with handle:
+        yield handle
+
+
+def _hash_file(path: Path) -> tuple[str, int]:
+    """sha256 and size of a file; hashing chunk i overlaps reading chunk i+1."""
+    return _stream_hashed(path, None)
+
+
+def _read_hashed(handle: Any, size: int) -> tuple[bytearray, str, int]:
+    """Up to ``size`` bytes, their sha256 and how many were read."""
+    h = hashlib.sha256()
+    data = bytearray(size)
+    view = memoryview(data)
+    offset = 0
+    with _Pipeline() as pipeline:
+        while offset < size:
+            n = handle.readinto(view[offset : offset + min(CHUNK, size - offset)])
+            if not n:
+                break
+            pipeline.submit(h.update, view[offset : offset + n])
+            offset += n
+    return data, h.hexdigest(), offset
+
+
+def _copy_hashed(source: Path, destination: Path) -> tuple[str, int]:
+    """Copy a file and return the sha256 and size of the bytes written."""
+    return _stream_hashed(source, destination)
+
+
+def _stream_hashed(source: Path, destination: Path | None) -> tuple[str, int]:
+    h = hashlib.sha256()
+    buffers = (bytearray(CHUNK), bytearray(CHUNK))
+    size = 0
+    with contextlib.ExitStack() as stack:
+        src = stack.enter_context(source.open("rb", buffering=0))
+        dst = None if destination is None else stack.enter_context(destination.open("wb", 0))
+        pipeline = stack.enter_context(_Pipeline())
+        turn = 0
+        while True:
+            view = memoryview(buffers[turn])
+            n = src.readinto(view)
+            if not n:
+                break
+            chunk = view[:n]
+            # The thread hashes this chunk while it is written and the next one is read;
+            # submit() waits for the previous chunk, so a buffer is never reused too early.
+            pipeline.submit(h.update, chunk)
+            if dst is not None:
+                _write_all(dst, chunk)
+            size += n
+            turn ^= 1
+    return h.hexdigest(), size
+
+
+def _write_all(handle: Any, chunk: memoryview) -> None:
+    written = 0
+    while written < len(chunk):
+        written += handle.write(chunk[written:])
+
+
+class _Pipeline:
+    """Runs one call at a time in a helper thread; a new call first waits for the previous.
+
+    With two buffers this lets hashing chunk i overlap I/O on chunk i+1 (hashlib and file
+    I/O release the GIL), and never lets a buffer be reused while it is being hashed.
+    """
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[Any] | None = None
+
+    def submit(self, work: Callable[[memoryview], Any], chunk: memoryview) -> None:
+        self.wait()
+        if len(chunk) < CHUNK // 4:
+            work(chunk)  # small files: no thread
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="fti-sha256")
+        self._pending = self._pool.submit(work, chunk)
+
+    def wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def __enter__(self) -> _Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+
+
+class _VerifyingReader(io.RawIOBase):
+    """A raw stream that hashes what it returns and checks the manifest at end of file."""
+
+    def __init__(self, handle: Any, where: str, path: str, entry: FileEntry) -> None:
+        self._context = handle
+        self._handle = handle.__enter__()
+        self._where, self._path, self._entry = where, path, entry
+        self._hash = hashlib.sha256()
+        self._seen = 0
+        self._checked = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n: int = self._handle.readinto(buffer)
+        if n:
+            self._hash.update(memoryview(buffer)[:n])
+            self._seen += n
+        elif not self._checked:
+            self._checked = True
+            verify_entry(self._where, self._path, self._entry, self._hash.hexdigest(), self._seen)
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._context.__exit__(None, None, None)
+        super().close()
