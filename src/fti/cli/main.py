@@ -12,6 +12,7 @@ from fti.cli import (
     feature_groups,
     feature_views,
     models,
+    monitor,
     predict,
     serve,
     training_data,
@@ -31,6 +32,7 @@ app.add_typer(feature_views.app, name="feature-views")
 app.add_typer(training_data.app, name="training-data")
 app.add_typer(models.app, name="models")
 app.add_typer(predict.app, name="predict")
+app.add_typer(monitor.app, name="monitor")
 app.command("verify")(verify.verify)
 app.command("serve")(serve.serve)
 app.command("demo")(demo.run)

@@ -1,0 +1,248 @@
+"""Monitors over real stores: drift windows, no-data windows, model quality, alerts, reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from typer.testing import CliRunner
+
+import fti
+from fti.cli.main import app
+from fti.inference.batch import batch_predict
+from fti.monitoring import monitors
+from fti.monitoring.report import write_report
+
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+DAY = dt.timedelta(days=1)
+
+
+def day_rows(day: int, n: int, shift: float, rng: np.random.Generator) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": np.arange(n) + day * 10_000,
+            "t": [T0 + day * DAY + dt.timedelta(minutes=int(m)) for m in rng.integers(0, 1440, n)],
+            "temp": rng.normal(10 + shift, 2, n),
+            "city": rng.choice(["a", "b"] if shift == 0 else ["b", "c"], n),
+            "late": rng.random(n) < (0.3 if shift == 0 else 0.6),
+        }
+    )
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[tuple[fti.Project, fti.FeatureView]]:
+    rng = np.random.default_rng(5)
+    with fti.connect(tmp_path / "home", "mon") as project:
+        fs = project.feature_store
+        fg = fs.create_feature_group("obs", primary_key=["id"], event_time="t")
+        fg.insert(pd.concat([day_rows(d, 300, 0.0, rng) for d in range(5)]))
+        view = fs.create_feature_view(
+            "obs_view", query=fg.select(["temp", "city", "late"]), labels=["late"]
+        )
+        view.create_training_data(end_time=T0 + 5 * DAY)
+        fg.insert(day_rows(6, 300, 0.0, rng))  # like the training data
+        fg.insert(day_rows(7, 300, 8.0, rng))  # drifted
+        yield project, view
+
+
+def test_feature_monitor_flags_the_drifted_window(
+    setup: tuple[fti.Project, fti.FeatureView],
+) -> None:
+    project, view = setup
+    monitor = view.create_monitor("obs_drift", reference_training_dataset_version=1, window="1d")
+    calm = monitor.run(T0 + 7 * DAY)
+    drifted = monitor.run(T0 + 8 * DAY)
+    empty = monitor.run(T0 + 20 * DAY)
+    assert calm.status == "ok" and calm.rows == 300 and not calm.drifted
+    assert drifted.status == "drift" and set(drifted.drifted) == {"temp", "city"}
+    assert empty.status == "no_data" and empty.rows == 0
+    history = project.monitoring.get_monitor("obs_drift").history()
+    assert [r.status for r in history] == ["ok", "drift", "no_data"]
+    assert history[1].features["temp"].metrics["psi"] > 0.2
+
+
+def test_missing_reference_dataset_is_not_found(setup: tuple[fti.Project, fti.FeatureView]) -> None:
+    _, view = setup
+    with pytest.raises(fti.NotFoundError):
+        view.create_monitor("bad", reference_training_dataset_version=9)
+
+
+class Receiver(BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []
+    delay = 0.0
+
+    def do_POST(self) -> None:
+        time.sleep(self.delay)
+        length = int(self.headers["content-length"])
+        Receiver.received.append(json.loads(self.rfile.read(length)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, type[Receiver]]]:
+    Receiver.received = []
+    Receiver.delay = 0.0
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", Receiver
+    server.shutdown()
+    server.server_close()
+
+
+def test_drift_alert_is_posted(
+    setup: tuple[fti.Project, fti.FeatureView], webhook: tuple[str, type[Receiver]]
+) -> None:
+    _, view = setup
+    url, receiver = webhook
+    monitor = view.create_monitor("alerted", reference_training_dataset_version=1, webhook_url=url)
+    result = monitor.run(T0 + 8 * DAY)
+    assert result.alert == {"sent": True, "status": 204}
+    assert receiver.received[0]["monitor"] == "alerted"
+    assert set(receiver.received[0]["drifted"]) == {"temp", "city"}
+
+
+def test_a_timing_out_webhook_does_not_fail_the_run(
+    setup: tuple[fti.Project, fti.FeatureView],
+    webhook: tuple[str, type[Receiver]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, view = setup
+    url, receiver = webhook
+    receiver.delay = 1.0
+    monkeypatch.setattr(monitors, "WEBHOOK_TIMEOUT_SECONDS", 0.2)
+    monitor = view.create_monitor("slow", reference_training_dataset_version=1, webhook_url=url)
+    result = monitor.run(T0 + 8 * DAY)
+    assert result.status == "drift"
+    assert result.alert["sent"] is False and "timed out" in result.alert["error"]
+    assert monitor.history()[0].alert["sent"] is False
+
+
+def test_model_monitor_computes_quality_per_window(
+    setup: tuple[fti.Project, fti.FeatureView],
+) -> None:
+    project, view = setup
+    x, y = view.get_training_data(1)
+    estimator = LogisticRegression().fit(x[["temp"]], y)
+    narrow = project.feature_store.create_feature_view(
+        "temp_only", query=view.query.root.select(["temp", "late"]), labels=["late"]
+    )
+    narrow.create_training_data(end_time=T0 + 5 * DAY)
+    model = project.model_registry.create_model(
+        "late_model", feature_view=narrow, training_dataset_version=1
+    )
+    model.save(estimator)
+    batch_predict(model, T0, T0 + 8 * DAY)
+    monitor = project.monitoring.create_model_monitor("late_model", "obs", "late", window="1d")
+    result = monitor.run(T0 + 7 * DAY)
+    assert result.rows == 300
+    assert 0.0 <= result.quality["accuracy"] <= 1.0
+    assert result.quality["roc_auc"] is not None and result.quality["log_loss"] > 0
+    assert monitor.run(T0 + 30 * DAY).status == "no_data"
+
+
+def test_cli_run_exits_1_on_drift_and_report_renders(
+    setup: tuple[fti.Project, fti.FeatureView], tmp_path: Path
+) -> None:
+    project, view = setup
+    view.create_monitor("cli_drift", reference_training_dataset_version=1)
+    home = str(project.settings.home)
+    runner = CliRunner()
+    calm = runner.invoke(
+        app,
+        [
+            "--home",
+            home,
+            "--project",
+            "mon",
+            "monitor",
+            "run",
+            "cli_drift",
+            "--end",
+            "2024-01-08T00:00:00",
+        ],
+    )
+    assert calm.exit_code == 0, calm.output
+    drift = runner.invoke(
+        app,
+        [
+            "--home",
+            home,
+            "--project",
+            "mon",
+            "monitor",
+            "run",
+            "cli_drift",
+            "--end",
+            "2024-01-09T00:00:00",
+        ],
+    )
+    assert drift.exit_code == 1, drift.output
+    shown = runner.invoke(app, ["--home", home, "--project", "mon", "monitor", "show", "cli_drift"])
+    assert shown.exit_code == 0 and "temp" in shown.output
+    out = tmp_path / "report.html"
+    made = runner.invoke(
+        app,
+        ["--home", home, "--project", "mon", "monitor", "report", "cli_drift", "--out", str(out)],
+    )
+    assert made.exit_code == 0, made.output
+    assert "temp: psi over time" in out.read_text()
+
+
+def test_report_renders_in_a_real_browser(
+    setup: tuple[fti.Project, fti.FeatureView], tmp_path: Path
+) -> None:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        import os
+
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed (make test installs it with apt-get)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    _, view = setup
+    monitor = view.create_monitor("browser", reference_training_dataset_version=1)
+    for day in (7, 8):
+        monitor.run(T0 + day * DAY)
+    path = write_report(monitor, tmp_path / "report.html")
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=chromium,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.as_uri())
+        page.wait_for_selector(".plot-container", timeout=15_000)
+        plots = page.locator(".plot-container").count()
+        title = page.title()
+        browser.close()
+    assert title == "fti monitor browser"
+    assert plots >= 4  # histograms and metric lines of temp and city
+    assert errors == []
