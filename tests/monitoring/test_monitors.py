@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -79,7 +79,7 @@ def test_missing_reference_dataset_is_not_found(setup: tuple[fti.Project, fti.Fe
 
 
 class Receiver(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
+    received: ClassVar[list[dict[str, Any]]] = []
     delay = 0.0
 
     def do_POST(self) -> None:
