@@ -241,3 +241,22 @@ def test_user_transformation_round_trips(view: fti.FeatureView, fs: fti.FeatureS
     assert reloaded.get_feature_vector({"fid": 1}, return_type="dict")["distance"] == pytest.approx(
         math.log1p(100)
     )
+
+
+def test_fti_now_replays_ttl_as_of_a_past_time(
+    fs: fti.FeatureStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flights = fs.create_feature_group("f", primary_key=["fid"], event_time="p")
+    flights.insert(pd.DataFrame({"fid": [1], "p": [at(5)], "origin": ["EWR"]}))
+    weather = fs.create_feature_group("w", primary_key=["origin"], event_time="t")
+    weather.insert(pd.DataFrame({"origin": ["EWR"], "t": [at(4)], "temp": [7.0]}))
+    view = fs.create_feature_view(
+        "replay", query=flights.select(["origin"]).join(weather.select(["temp"]), ttl="2h")
+    )
+    assert view.get_feature_vector({"fid": 1}, return_type="dict")["temp"] is None
+    monkeypatch.setenv("FTI_NOW", at(5).isoformat())
+    assert view.get_feature_vector({"fid": 1}, return_type="dict")["temp"] == 7.0
+    assert view.verify_online().ok
+    monkeypatch.setenv("FTI_NOW", "yesterday")
+    with pytest.raises(fti.ConfigError, match="FTI_NOW"):
+        view.get_feature_vector({"fid": 1})

@@ -10,7 +10,6 @@ missing, as in ``get_batch_data(spine=keys at now)``.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,10 +17,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from fti import clock
 from fti.errors import InvalidArgumentError, KeyNotFoundError, SchemaError
 from fti.feature_store.filters import evaluate
 from fti.feature_store.on_demand import OnDemandFeature
-from fti.feature_store.online_codec import key_encoder, rows_to_table, value_decoder
+from fti.feature_store.online_codec import (
+    key_encoder,
+    rows_to_table,
+    timestamp_micros,
+    value_decoder,
+)
 from fti.feature_store.query import left_key_source
 from fti.types import Feature
 
@@ -247,13 +252,11 @@ class ServingPlan:
 
 
 def _now_micros() -> int:
-    return time.time_ns() // 1000
+    return timestamp_micros(clock.now())
 
 
 def _micros(value: Any) -> int:
     if isinstance(value, dt.datetime):
-        from fti.feature_store.online_codec import timestamp_micros
-
         return timestamp_micros(value)
     if isinstance(value, dt.date):
         return (value - dt.date(1970, 1, 1)).days * 86_400_000_000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from fti import clock
 from fti.errors import FtiError
 from fti.feature_store import point_in_time, training_data
 from fti.feature_store.training_data import SPLIT_COLUMN
@@ -109,7 +109,7 @@ def verify_online(
     audit = OnlineAudit(checked=len(latest), features=features)
     if latest.empty:
         return audit
-    now = pd.Timestamp(dt.datetime.now(dt.UTC)).floor("us")
+    now = pd.Timestamp(clock.now()).floor("us")
     spine = latest.assign(**{root.event_time: now}) if root.event_time else latest
     offline = view.get_batch_data(spine=spine, training_dataset_version=training_dataset_version)
     view.init_serving(training_dataset_version)
