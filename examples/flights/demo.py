@@ -2,22 +2,144 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import batch_inference
 import feature_pipeline
 import feature_view as flight_view
 import features as flight_features
+import online_inference
+import training_pipeline
 
 import fti
+from fti.monitoring.monitors import Monitor
+from fti.monitoring.report import write_report
 
 console = Console()
+REPORT = Path("demo-report.html")
+QUALITY_REPORT = Path("demo-quality-report.html")
+LIVE_DAYS = (dt.date(2013, 11, 1), dt.date(2013, 12, 31))
+MONITOR_EVERY_DAYS = 7
+
+
+def _create_monitors(project: fti.Project, model: fti.Model) -> tuple[Monitor, Monitor]:
+    view = model.feature_view()
+    lineage = model.lineage
+    assert lineage is not None
+    drift_name, quality_name = "flight_feature_drift", "flight_delays_quality"
+    monitoring = project.monitoring
+    existing = {m.name for m in monitoring.list_monitors()}
+    for name in (drift_name, quality_name):
+        if name in existing:
+            monitoring.get_monitor(name).delete()
+    drift = view.create_monitor(
+        drift_name,
+        reference_training_dataset_version=lineage.training_dataset_version,
+        window=f"{MONITOR_EVERY_DAYS}d",
+        features=[*flight_view.WEATHER, "distance", "carrier"],
+    )
+    quality = monitoring.create_model_monitor(
+        training_pipeline.MODEL_NAME,
+        "flights",
+        flight_view.LABEL,
+        window=f"{MONITOR_EVERY_DAYS}d",
+        name=quality_name,
+    )
+    return drift, quality
+
+
+def _daily_cadence(
+    project: fti.Project, frames: dict[str, pd.DataFrame], monitors: tuple[Monitor, Monitor]
+) -> dt.date:
+    """Each day: the day's features, predictions of its flights, their AUC once labelled;
+    each week: the monitors. Returns the last day."""
+    first, last = LIVE_DAYS
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    flights = frames["flights"]
+    daily: list[tuple[dt.date, int, float | None]] = []
+    weekly = Table(title="Weekly: feature drift (vs Jan-Aug training data) and model quality")
+    for column in (
+        "week ending",
+        "flights",
+        "mean daily ROC AUC",
+        "drifted features",
+        "weekly ROC AUC",
+    ):
+        weekly.add_column(column)
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} days"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("Nov-Dec", total=len(days))
+        for n, day in enumerate(days, start=1):
+            feature_pipeline.run(project, day, day, frames, progress=False)
+            spine = flight_features.select_days(flights, "local_date", day)[
+                ["flight_id", "prediction_time"]
+            ]
+            predictions = batch_inference.predict_day(project, day, spine)
+            labels = flight_features.select_days(flights, "local_date", day)
+            auc = batch_inference.daily_roc_auc(predictions, labels) if len(predictions) else None
+            daily.append((day, len(predictions), auc))
+            if n % MONITOR_EVERY_DAYS == 0 or day == last:
+                weekly.add_row(*_week(monitors, day, daily[-MONITOR_EVERY_DAYS:]))
+            bar.advance(task)
+    console.print(weekly)
+    aucs = [a for _, _, a in daily if a is not None]
+    console.print(
+        f"{len(days)} days in {time.perf_counter() - started:.0f} s; daily ROC AUC of the "
+        f"production model: median {np.median(aucs):.3f}, min {min(aucs):.3f}, max {max(aucs):.3f}"
+    )
+    return last
+
+
+def _week(
+    monitors: tuple[Monitor, Monitor], day: dt.date, days: list[tuple[dt.date, int, float | None]]
+) -> list[str]:
+    end = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) + dt.timedelta(days=1, hours=5)
+    drift = monitors[0].run(end)
+    quality = monitors[1].run(end)
+    aucs = [a for _, _, a in days if a is not None]
+    weekly_auc = quality.quality.get("roc_auc")
+    return [
+        str(day),
+        f"{sum(n for _, n, _ in days):,}",
+        f"{np.mean(aucs):.3f}" if aucs else "-",
+        ", ".join(drift.drifted) or "-",
+        f"{weekly_auc:.3f}" if weekly_auc is not None else "-",
+    ]
+
+
+def _online(project: fti.Project, day: dt.date) -> None:
+    """Serve the production model over HTTP as of the evening of ``day``, predict a few flights."""
+    os.environ["FTI_NOW"] = dt.datetime(day.year, day.month, day.day, 23, tzinfo=dt.UTC).isoformat()
+    flights = project.feature_store.get_feature_group("flights").read(return_type="pyarrow")
+    frame = flights.select(["flight_id", "local_date"]).to_pandas()
+    ids = frame[frame["local_date"] == day]["flight_id"].head(5).tolist()
+    with online_inference.running_server(project) as url:
+        started = time.perf_counter()
+        answer = online_inference.predict(url, ids)
+        elapsed = (time.perf_counter() - started) * 1000
+        console.print(online_inference.show(ids, answer))
+    console.print(
+        f"One HTTP request for {len(ids)} flights: {elapsed:.1f} ms (as of {os.environ['FTI_NOW']})"
+    )
 
 
 def main(project: fti.Project) -> None:
@@ -39,6 +161,19 @@ def main(project: fti.Project) -> None:
     _show_validation(project)
     _show_online_lookup(project, frames)
     _show_training_data(project)
+
+    console.rule("[bold]Training pipeline")
+    model = training_pipeline.main(project)
+
+    console.rule("[bold]Nov-Dec, day by day: features, batch predictions, labels, monitors")
+    monitors = _create_monitors(project, model)
+    last_day = _daily_cadence(project, frames, monitors)
+    for monitor, path in ((monitors[0], REPORT), (monitors[1], QUALITY_REPORT)):
+        write_report(monitor, path)
+        console.print(f"Wrote {path} (monitor {monitor.name}; opens offline in a browser)")
+
+    console.rule("[bold]Online inference over HTTP")
+    _online(project, last_day)
 
 
 def _show_training_data(project: fti.Project) -> None:

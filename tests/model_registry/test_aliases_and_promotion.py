@@ -119,3 +119,36 @@ def test_a_missing_training_dataset_or_view_is_a_problem(project: fti.Project) -
     view.delete()
     with pytest.raises(fti.PromotionError, match="feature view 'delays' v1 no longer exists"):
         model.set_alias("production")
+
+
+def test_the_signature_is_the_view_after_its_transformations(project: fti.Project) -> None:
+    fs = project.feature_store
+    make_view(fs)
+    query = fs.get_feature_view("delays").query
+    view = fs.create_feature_view(
+        "encoded",
+        query=query,
+        labels=["late"],
+        transformations={
+            "origin": fti.transforms.one_hot_encoder,
+            "distance": fti.transforms.standard_scaler,
+        },
+    )
+    view.create_training_data()
+    x, y = view.get_training_data(1)
+    model = project.model_registry.create_model("encoded", feature_view=view, input_example=x).save(
+        DummyClassifier().fit(x, y)
+    )
+
+    assert model.signature is not None
+    inputs = [(c.name, c.type) for c in model.signature.inputs]
+    assert inputs == [
+        ("origin_EWR", "int8"),
+        ("origin_JFK", "int8"),
+        ("origin_LGA", "int8"),
+        ("distance", "float64"),
+        ("temp", "float64"),
+    ]
+    assert [name for name, _ in inputs] == list(x.columns)
+    assert model.training_dataset_version == 1
+    assert model.set_alias("production") == []
