@@ -50,6 +50,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -164,19 +165,33 @@ class PeakMemory:
 
     The kernel's high-water mark is reset first (``/proc/self/clear_refs``, Linux >= 4.0) so the
     peak is that of the operation, not of building the input; where that fails the peak is
-    ``ru_maxrss`` over the whole process.
+    ``ru_maxrss`` over the whole process. That peak also counts file pages mapped into the
+    process (SQLite maps its file for reads), so the private (anonymous) part is sampled too,
+    every 10 ms by a thread: it can miss a spike shorter than that.
     """
 
     def __init__(self) -> None:
         self.baseline = rss_mib("VmRSS")
+        self.anon_baseline = rss_mib("RssAnon")
+        self.anon_peak = self.anon_baseline or 0.0
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
         try:
             with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
                 refs.write("5")
             self.reset = True
         except OSError:
             self.reset = False
+        self._sampler.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.01):
+            self.anon_peak = max(self.anon_peak, rss_mib("RssAnon") or 0.0)
 
     def result(self) -> dict[str, Any]:
+        self._stop.set()
+        self._sampler.join()
+        self.anon_peak = max(self.anon_peak, rss_mib("RssAnon") or 0.0)
         peak = rss_mib("VmHWM") if self.reset else None
         if peak is None:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -184,6 +199,8 @@ class PeakMemory:
             "rss_before_mib": self.baseline,
             "peak_rss_mib": peak,
             "peak_reset": self.reset,
+            "anon_before_mib": self.anon_baseline,
+            "anon_peak_mib": self.anon_peak,
         }
 
 
@@ -629,11 +646,32 @@ def code_fingerprint() -> dict[str, Any]:
 # Parent: runs the workers, prints and saves ---------------------------------------------------
 
 FINGERPRINTS: list[dict[str, Any]] = []
+WORKER_ENV = dict(os.environ)
+
+
+def snapshot_sources(work: Path) -> str:
+    """Copy the fti package and make every worker import the copy.
+
+    Others edit src/ while a long run goes on; the copy makes one run measure one version.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("fti")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("fti is not installed")
+    target = work / "code"
+    shutil.copytree(
+        Path(spec.origin).parent, target / "fti", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    WORKER_ENV["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(target), os.environ.get("PYTHONPATH")) if p
+    )
+    return str(target / "fti")
 
 
 def run_worker(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, json.dumps(spec)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=WORKER_ENV)
     lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_MARK)]
     if done.returncode != 0 or not lines:
         raise RuntimeError(
@@ -689,8 +727,11 @@ def bench_insert(
             "rows_per_s": args.rows / seconds,
             "time_vs_delta": seconds / delta_seconds,
             "seconds": [r["seconds"] for r in measured],
+            "seconds_best": min(r["seconds"] for r in measured),
             "rss_before_mib": median([r["rss_before_mib"] for r in measured]),
             "peak_rss_mib": max(r["peak_rss_mib"] for r in measured),
+            "anon_before_mib": median([r["anon_before_mib"] for r in measured]),
+            "anon_peak_mib": max(r["anon_peak_mib"] for r in measured),
             "peak_reset": all(r["peak_reset"] for r in measured),
         }
         if "encode_seconds" in measured[0]:
@@ -745,6 +786,7 @@ def bench_upsert(args: argparse.Namespace, work: Path, progress: Progress) -> di
             "batch_seconds_median": median(build["batch_seconds"]),
         },
         "seconds_median": seconds,
+        "seconds_best": min(r["seconds"] for r in runs),
         "rows_per_s": args.upsert_rows / seconds,
         "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
         "runs": runs,
@@ -812,30 +854,35 @@ def verdict(met: bool) -> str:
 
 def print_insert(console: Console, res: dict[str, Any]) -> None:
     table = Table(title=f"insert {res['rows']:,} rows, median of {res['repeats']}")
-    for column in ("contender", "s", "rows/s", "x Delta", "RSS MiB", "peak MiB"):
+    for column in ("contender", "s", "best s", "rows/s", "x Delta", "RSS MiB", "peak", "anon"):
         table.add_column(column, justify="left" if column == "contender" else "right")
     for entry in res["contenders"].values():
         table.add_row(
             entry["label"],
             f"{entry['seconds_median']:.3f}",
+            f"{entry['seconds_best']:.3f}",
             fmt_int(entry["rows_per_s"]),
             f"{entry['time_vs_delta']:.2f}x",
             f"{entry['rss_before_mib']:.0f}",
             f"{entry['peak_rss_mib']:.0f}",
+            f"{entry['anon_before_mib']:.0f} -> {entry['anon_peak_mib']:.0f}",
         )
     difference = res["online_and_statistics_by_difference_seconds"]
     table.add_row(
         "SQLite online + stats (difference)",
         f"{difference:.3f}",
+        "",
         fmt_int(res["rows"] / difference) if difference > 0 else "-",
+        "",
         "",
         "",
         "",
     )
     console.print(table)
     console.print(
-        "  x Delta: time over the bare Delta write's; RSS: resident before the operation, "
-        "peak: during it"
+        "  s: median; rows/s from the median; x Delta: median time over the bare Delta write's; "
+        "RSS: resident MiB before the operation, peak: kernel high-water mark during it; "
+        "anon: private MiB before -> sampled peak"
     )
     for mode, entry in res["contenders"].items():
         if "encode_seconds_median" in entry:
@@ -855,7 +902,8 @@ def print_upsert(console: Console, res: dict[str, Any]) -> None:
     console.print(
         f"upsert: built {res['base_rows']:,} rows in {res['batches']} inserts in "
         f"{build['insert_seconds']:.1f} s ({fmt_int(build['rows_per_s'])} rows/s; median batch "
-        f"{build['batch_seconds_median']:.2f} s; peak RSS {build['peak_rss_mib']:.0f} MiB)"
+        f"{build['batch_seconds_median']:.2f} s; peak RSS {build['peak_rss_mib']:.0f} MiB, "
+        f"anon {build['anon_peak_mib']:.0f} MiB)"
     )
     table = Table(title=f"upsert {res['upsert_rows']:,} rows into {res['base_rows']:,}")
     runs = res["runs"]
@@ -872,7 +920,11 @@ def print_upsert(console: Console, res: dict[str, Any]) -> None:
         ("files added", lambda r: str(r["files_added"])),
         ("rows in rewritten files", lambda r: f"{r['rows_in_removed_files']:,}"),
         ("MERGE execution (Delta log)", lambda r: f"{r['merge_execution_ms']} ms"),
-        ("peak RSS", lambda r: f"{r['peak_rss_mib']:.0f} MiB"),
+        ("RSS before -> peak", lambda r: f"{r['rss_before_mib']:.0f} -> {r['peak_rss_mib']:.0f}"),
+        (
+            "anon before -> peak",
+            lambda r: f"{r['anon_before_mib']:.0f} -> {r['anon_peak_mib']:.0f}",
+        ),
     ]
     for label, cell in lines:
         table.add_row(label, *[cell(r) for r in runs])
@@ -881,7 +933,10 @@ def print_upsert(console: Console, res: dict[str, Any]) -> None:
         "  files (Delta log): removed = in the previous version only, rewritten by the MERGE; "
         "untouched = in both versions; added = in the upsert's version only"
     )
-    console.print(f"  median {res['seconds_median']:.3f} s ({fmt_int(res['rows_per_s'])} rows/s)")
+    console.print(
+        f"  median {res['seconds_median']:.3f} s ({fmt_int(res['rows_per_s'])} rows/s), "
+        f"best {res['seconds_best']:.3f} s; memory in MiB"
+    )
 
 
 def print_read(console: Console, res: dict[str, Any]) -> None:
@@ -936,6 +991,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="also cProfile insert and read")
     parser.add_argument("--workdir", type=Path, help="where the stores go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the stores after the run")
+    parser.add_argument(
+        "--no-snapshot",
+        dest="snapshot",
+        action="store_false",
+        help="import the live fti sources in every worker instead of a copy made at the start",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     quick = {
@@ -1009,6 +1070,9 @@ def main(argv: list[str]) -> int:
         TimeElapsedColumn(),
     )
     with workdir(args) as work:
+        if args.snapshot:
+            report["sources"] = snapshot_sources(work)
+            console.print(f"measuring a copy of the fti sources: {report['sources']}")
         if "insert" in args.only:
             with Progress(*columns, console=console, transient=True) as progress:
                 report["insert"] = bench_insert(args, work, progress, redis_url)

@@ -73,6 +73,10 @@ RESULTS = Path(__file__).resolve().parent / "results" / "feature_views.json"
 PROFILE = RESULTS.with_name("feature_views_profile.txt")
 RESULT_MARK = "@@RESULT@@ "
 DEFAULT_FEAST_PYTHON = "/tmp/feastvenv/bin/python"
+# Feast's file store peaked at 17.5 GiB on this data; stay clear of the machine's own limit.
+DEFAULT_MEMORY_LIMIT_GIB = min(
+    20.0, 0.85 * os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+)
 
 TRAINING_RATIO_TARGET = 1.2
 FEAST_SPEEDUP_TARGET = 10.0
@@ -674,6 +678,7 @@ def run_worker(
 ) -> dict[str, Any]:
     """Run one worker in a fresh process; adds its wall time and peak memory (wait4)."""
     command = [python, str(Path(__file__).resolve()), "--worker", kind, json.dumps(spec)]
+    load = os.getloadavg()[0]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         child = subprocess.Popen(command, stdout=out, stderr=err, text=True)
@@ -713,6 +718,7 @@ def run_worker(
     result: dict[str, Any] = json.loads(lines[-1][len(RESULT_MARK) :])
     result["process_seconds"] = wall
     result["process_peak_rss_mib"] = usage.ru_maxrss / 1024
+    result["load_1m_before"] = load
     return result
 
 
@@ -845,6 +851,7 @@ def bench_training(
             "process_seconds_median": median([r["process_seconds"] for r in measured]),
             "peak_rss_mib": max(r["peak_rss_mib"] for r in measured),
             "process_peak_rss_mib": max(r["process_peak_rss_mib"] for r in measured),
+            "load_1m_before": median([r["load_1m_before"] for r in measured]),
             "vs_duckdb": seconds / duckdb_seconds,
             "vs_duckdb_unordered": seconds / unordered_seconds,
             "rows": first["rows"],
@@ -983,7 +990,17 @@ def print_training(console: Any, res: dict[str, Any]) -> None:
         title=f"training data: {res['spine_rows']:,}-row spine as of {res['rows']:,} rows "
         f"({res['keys']:,} keys), median of {res['repeats']} (Feast: 1 run)"
     )
-    for column in ("contender", "s", "x DuckDB", "process s", "peak MiB", "matched rows", "same"):
+    columns = (
+        "contender",
+        "s",
+        "x DuckDB",
+        "process s",
+        "peak MiB",
+        "matched rows",
+        "same",
+        "load",
+    )
+    for column in columns:
         table.add_column(column, justify="left" if column == "contender" else "right")
     for entry in res["contenders"].values():
         table.add_row(
@@ -994,14 +1011,16 @@ def print_training(console: Any, res: dict[str, Any]) -> None:
             f"{entry['peak_rss_mib']:,.0f}",
             f"{entry['matched']:,} / {entry['rows']:,}",
             "yes" if entry["same_result_as_duckdb"] else "[red]no[/red]",
+            f"{entry['load_1m_before']:.1f}",
         )
     for mode, reason in res["failures"].items():
-        table.add_row(TRAINING_CONTENDERS[mode], f"[red]{reason}[/red]", "", "", "", "", "")
+        table.add_row(TRAINING_CONTENDERS[mode], f"[red]{reason}[/red]", *[""] * 6)
     console.print(table)
     console.print(
         "  s: spine read -> result in memory; process s: the whole subprocess (imports too); "
         "peak: VmHWM right after the operation; same: rows, matched rows and sum of f1 equal "
-        "to the DuckDB reference (and the row order, for contenders that keep the spine's)"
+        "to the DuckDB reference (and the row order, for contenders that keep the spine's); load: "
+        f"median 1-minute load average when its runs started ({os.cpu_count()} CPUs)"
     )
     setup = res["fti_setup"]
     console.print(
@@ -1038,7 +1057,8 @@ def print_serving(console: Any, res: dict[str, Any]) -> None:
         entry = res[backend]
         table = Table(
             title=f"online vectors on {backend}: {entry['users']:,} users, {entry['cities']:,} "
-            f"cities; {res['calls']:,} single calls, {res['batch_calls']:,} batches"
+            f"cities; {res['calls']:,} single calls, {res['batch_calls']:,} batches; load "
+            f"{entry['load_1m_before']:.1f} at the start"
         )
         for column in ("call", "p50 µs", "p99 µs", "mean µs", "p50 / raw"):
             table.add_column(column, justify="left" if column == "call" else "right")
@@ -1089,7 +1109,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-feast", action="store_true", help="skip the Feast contenders")
     parser.add_argument("--feast-timeout", type=float, default=600.0, help="seconds per Feast run")
     parser.add_argument(
-        "--memory-limit-gib", type=float, default=14.0, help="kill a Feast run above this RSS"
+        "--memory-limit-gib",
+        type=float,
+        default=DEFAULT_MEMORY_LIMIT_GIB,
+        help="kill a Feast run above this resident memory",
     )
     parser.add_argument("--profile", action="store_true", help="also cProfile fti's paths")
     parser.add_argument("--workdir", type=Path, help="where data and stores go (default: temp)")

@@ -217,7 +217,7 @@ class ModelRegistry:
                 self._metadata.delete(KIND, self.project, name, entity.version)
             raise
 
-    def _reader(self, model: Model) -> Callable[[str], bytearray]:
+    def _reader(self, model: Model) -> Callable[[str], bytes]:
         key, digest = self._stored(model)
         return lambda path: self._artifacts.read(key, path, digest)
 

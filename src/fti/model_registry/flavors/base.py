@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from fti.dependencies import import_optional
 from fti.errors import InvalidArgumentError
 
-Reader = Callable[[str], bytearray]
+Reader = Callable[[str], bytes]
 """Returns the verified bytes of one file of the stored model version."""
 
 

@@ -41,5 +41,5 @@ class OnnxFlavor(Flavor):
     def load(self, read: Reader, meta: Mapping[str, Any], options: LoadOptions) -> Any:
         """An ``onnxruntime.InferenceSession`` on the CPU."""
         ort = require("onnxruntime", self.extra)
-        data = bytes(read(str(meta.get("file", self.file))))
+        data = read(str(meta.get("file", self.file)))
         return ort.InferenceSession(data, providers=["CPUExecutionProvider"])

@@ -78,7 +78,7 @@ class SklearnFlavor(Flavor):
     def load(self, read: Reader, meta: Mapping[str, Any], options: LoadOptions) -> Any:
         """Load with skops, refusing types that are neither default, listed nor given."""
         sio = require("skops.io", self.extra)
-        data = bytes(read(str(meta.get("file", self.file))))
+        data = read(str(meta.get("file", self.file)))
         untrusted = sio.get_untrusted_types(data=data)
         allowed = set(TRUSTED_TYPES) | set(options.trusted_types)
         refused = sorted(t for t in untrusted if t not in allowed)

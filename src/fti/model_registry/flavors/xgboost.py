@@ -57,5 +57,5 @@ class XgboostFlavor(Flavor):
         xgboost = require("xgboost", self.extra)
         name = str(meta.get("class", "Booster"))
         model = getattr(xgboost, name if name in CLASSES else "Booster")()
-        model.load_model(read(str(meta.get("file", self.file))))
+        model.load_model(bytearray(read(str(meta.get("file", self.file)))))
         return model

@@ -147,7 +147,7 @@ class ArtifactStore(Protocol):
         """The verified manifest of ``key``; ArtifactIntegrityError when absent or changed."""
         ...
 
-    def read(self, key: str, path: str, manifest_sha256: str | None = None) -> bytearray:
+    def read(self, key: str, path: str, manifest_sha256: str | None = None) -> bytes:
         """The verified content of one file of ``key``."""
         ...
 
