@@ -128,10 +128,12 @@ def main(project: fti.Project) -> fti.Model:
 
 
 def training_dataset_version(fv: fti.FeatureView) -> int:
-    """The latest training dataset with the demo's time split, created when there is none."""
+    """The latest training dataset with the demo's time split over the groups' latest commits;
+    a new one when the data has moved on since (e.g. Nov-Dec arrived: the test split fills)."""
+    latest = {f"{s.group.name}_v{s.group.version}": _last_commit(s.group) for s in fv.query.steps}
     for dataset in reversed(fv.training_datasets()):
         rule = dataset.split
-        if (rule.kind, rule.validation_start, rule.test_start) == (
+        if dataset.versions == latest and (rule.kind, rule.validation_start, rule.test_start) == (
             "time",
             flight_view.VALIDATION_START,
             flight_view.TEST_START,
@@ -143,6 +145,11 @@ def training_dataset_version(fv: fti.FeatureView) -> int:
         description=SPLIT_DESCRIPTION,
     )
     return int(fv.training_dataset().version)
+
+
+def _last_commit(group: fti.FeatureGroup) -> int | None:
+    commits = group.commits()
+    return commits[-1].id if commits else None
 
 
 def train(

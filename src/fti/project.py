@@ -34,9 +34,9 @@ class Project:
         )
         # fv.models() asks the registry through this hook, so that feature_store never
         # imports model_registry (they are peers; the registry reads views, not the reverse).
-        setattr(self.feature_store, "_models_of_view", self.model_registry.models_of_view)  # noqa: B010
+        self.feature_store._models_of_view = self.model_registry.models_of_view
         self.monitoring = Monitoring(name, self.feature_store, self.metadata_store)
-        setattr(self.feature_store, "_monitoring", self.monitoring)  # noqa: B010
+        self.feature_store._monitoring = self.monitoring
 
     def close(self) -> None:
         """Release the stores' connections."""

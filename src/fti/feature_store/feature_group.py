@@ -189,9 +189,12 @@ class FeatureGroup:
 
     def commit(self, commit_id: int) -> Commit:
         """One commit by id."""
-        for c in self.commits():
-            if c.id == commit_id:
-                return c
+        latest = self._offline.version(self._offline_table)
+        if latest is not None and 0 <= commit_id <= latest:
+            # Only the commits from this one to the latest are read, not the whole log.
+            for c in self._offline.history(self._offline_table, latest - commit_id + 1):
+                if c.version == commit_id:
+                    return _commit(c)
         raise NotFoundError(f"{self!r} has no commit {commit_id}")
 
     def read_online(self, entries: Any, *, return_type: ReturnType | str = "pandas") -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fti.errors import (
@@ -37,6 +37,10 @@ class FeatureStore:
         self._offline = offline
         self._online = online
         self._metadata = metadata
+        # Services above the feature store that views expose (fv.models(), fv.create_monitor());
+        # Project sets them, so this layer never imports model_registry or monitoring.
+        self._models_of_view: Callable[[str, int], list[Any]] | None = None
+        self._monitoring: Any = None
 
     def create_feature_group(
         self,

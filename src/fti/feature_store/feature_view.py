@@ -307,7 +307,7 @@ class FeatureView:
     def models(self) -> list[Model]:
         """The saved model versions trained from this view version (any training dataset)."""
         # Set by Project: the registry is a peer service that this module must not import.
-        models_of_view = getattr(self._store, "_models_of_view", None)
+        models_of_view = self._store._models_of_view
         if models_of_view is None:
             return []
         return list(models_of_view(self.name, self.version))
@@ -324,7 +324,7 @@ class FeatureView:
     ) -> Monitor:
         """A monitor of this view's feature drift against a training dataset, per window."""
         # Set by Project: monitoring is a service above the feature store, not imported here.
-        monitoring = getattr(self._store, "_monitoring", None)
+        monitoring = self._store._monitoring
         if monitoring is None:
             raise NotFoundError("monitoring is available on views of a project (fti.connect())")
         return monitoring.create_feature_monitor(  # type: ignore[no-any-return]

@@ -43,8 +43,8 @@ class OfflineStore(Protocol):
         """An Arrow dataset of the table at a version or time (latest when None)."""
         ...
 
-    def history(self, table: str) -> list[TableCommit]:
-        """Every version, oldest first."""
+    def history(self, table: str, limit: int | None = None) -> list[TableCommit]:
+        """Every version (or the ``limit`` latest), oldest first."""
         ...
 
     def changes(self, table: str, start: int, end: int | None = None) -> pa.Table:

