@@ -80,9 +80,10 @@ DEFAULT_THRESHOLDS: Mapping[str, float] = MappingProxyType(
 PSI 0.2 is the usual "significant shift" line; a KS statistic of 0.1 means that, at some value,
 a tenth more of one window's rows lie below it than of the other's; a JS distance of 0.1 is a
 moderate change of category shares (one of five equally common categories losing about 40% of
-its rows to the other four); a null-rate shift of 0.1 is ten points more (or fewer) rows missing. ``ks_pvalue`` is reported but not thresholded by default: with windows of
-a million rows the test rejects for shifts far too small to matter, so the p-value is tiny almost
-always. ``mean_shift`` is not thresholded by default either: PSI and KS already see a moved mean.
+its rows to the other four); a null-rate shift of 0.1 is ten points more (or fewer) rows
+missing. ``ks_pvalue`` is reported but not thresholded by default: with windows of a million
+rows the test rejects for shifts far too small to matter, so the p-value is tiny almost always.
+``mean_shift`` is not thresholded by default either: PSI and KS already see a moved mean.
 """
 
 THRESHOLD_METRICS = frozenset(
