@@ -246,3 +246,27 @@ def test_report_renders_in_a_real_browser(
     assert title == "fti monitor browser"
     assert plots >= 4  # histograms and metric lines of temp and city
     assert errors == []
+
+
+def test_monitor_windows_can_come_from_a_log_group(
+    setup: tuple[fti.Project, fti.FeatureView],
+) -> None:
+    project, view = setup
+    rng = np.random.default_rng(9)
+    served = day_rows(7, 200, 8.0, rng).rename(columns={"t": "logged_at"}).drop(columns=["late"])
+    log = project.feature_store.create_feature_group(
+        "served_log", primary_key=["id"], event_time="logged_at", online_enabled=False
+    )
+    log.insert(served)
+    monitor = view.create_monitor(
+        "served_drift", reference_training_dataset_version=1, source_feature_group="served_log"
+    )
+    result = monitor.run(T0 + 8 * DAY)
+    assert result.rows == 200 and result.status == "drift"
+    assert monitor.run(T0 + 2 * DAY).status == "no_data"
+    other = project.feature_store.create_feature_group(
+        "other_log", primary_key=["id"], event_time="t"
+    )
+    other.insert(pd.DataFrame({"id": [1], "t": [T0], "x": [1.0]}))
+    with pytest.raises(fti.InvalidArgumentError, match="lacks"):
+        view.create_monitor("no_temp", 1, source_feature_group="other_log")

@@ -321,8 +321,13 @@ class FeatureView:
         thresholds: Mapping[str, float] | None = None,
         *,
         webhook_url: str | None = None,
+        source_feature_group: str | None = None,
     ) -> Monitor:
-        """A monitor of this view's feature drift against a training dataset, per window."""
+        """A monitor of this view's feature drift against a training dataset, per window.
+
+        Windows come from the view's batch data, or from ``source_feature_group`` (such as the
+        ``<model>_inference_log`` group the server writes) when given.
+        """
         # Set by Project: monitoring is a service above the feature store, not imported here.
         monitoring = self._store._monitoring
         if monitoring is None:
@@ -335,6 +340,7 @@ class FeatureView:
             features,
             thresholds,
             webhook_url,
+            source_feature_group,
         )
 
     def delete(self) -> None:

@@ -146,7 +146,11 @@ class Monitor:
         view = self._view()
         features = self.body.get("features") or view.feature_names
         reference = _reference_rows(view, int(self.body["reference_training_dataset_version"]))
-        current = view.get_batch_data(start, end, transformed=False)
+        source = self.body.get("source_feature_group")
+        if source:
+            current = _group_window(self._store, source, features, start, end)
+        else:
+            current = view.get_batch_data(start, end, transformed=False)
         if len(current) == 0:
             return MonitorResult(self.name, start, end, "no_data", 0)
         drift = compute_drift(
@@ -203,13 +207,24 @@ class Monitoring:
         features: Sequence[str] | None = None,
         thresholds: Mapping[str, float] | None = None,
         webhook_url: str | None = None,
+        source_feature_group: str | None = None,
     ) -> Monitor:
-        """Drift of ``view``'s features in each window against a training dataset."""
+        """Drift of ``view``'s features in each window against a training dataset.
+
+        The window comes from the view's batch data, or from ``source_feature_group`` (e.g.
+        ``<model>_inference_log``: what was served) when given.
+        """
         check_name(name, "monitor name")
         view.training_dataset(reference_training_dataset_version)  # NotFoundError if absent
         unknown = [f for f in features or [] if f not in view.feature_names]
         if unknown:
             raise InvalidArgumentError(f"{view!r} has no feature(s) {', '.join(unknown)}")
+        if source_feature_group is not None:
+            group = self._store.get_feature_group(source_feature_group)
+            columns = {f.name for f in group.features or []}
+            absent = [f for f in features or view.feature_names if f not in columns]
+            if absent:
+                raise InvalidArgumentError(f"{group!r} lacks the feature(s) {', '.join(absent)}")
         body = {
             "type": "feature",
             "view": view.name,
@@ -219,6 +234,7 @@ class Monitoring:
             "features": list(features) if features else None,
             "thresholds": resolve_thresholds(thresholds),
             "webhook_url": webhook_url,
+            "source_feature_group": source_feature_group,
         }
         return self._create(name, body)
 
@@ -268,6 +284,21 @@ class Monitoring:
     def _create(self, name: str, body: dict[str, Any]) -> Monitor:
         self._metadata.create(KIND, self._project, name, 1, body)
         return Monitor(self._store, self._metadata, self._project, body, name)
+
+
+def _group_window(
+    store: FeatureStore, name: str, features: Sequence[str], start: dt.datetime, end: dt.datetime
+) -> pd.DataFrame:
+    """The rows of a feature group (e.g. an inference log) whose event time is in the window."""
+    group = store.get_feature_group(name)
+    event = group.event_time
+    if event is None:
+        raise InvalidArgumentError(f"{group!r} has no event time: it cannot be windowed")
+    table = group.read(return_type="pyarrow")
+    frame: pd.DataFrame = table.select([event, *features]).to_pandas()
+    times = pd.to_datetime(frame[event], utc=True)
+    window: pd.DataFrame = frame[(times >= start) & (times < end)]
+    return window.drop(columns=[event])
 
 
 def _reference_rows(view: FeatureView, version: int) -> pd.DataFrame:
