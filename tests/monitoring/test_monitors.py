@@ -193,6 +193,14 @@ def test_cli_run_exits_1_on_drift_and_report_renders(
         ],
     )
     assert drift.exit_code == 1, drift.output
+    not_due = runner.invoke(
+        app, ["--home", home, "--project", "mon", "monitor", "run", "--end", "2024-01-09T12:00:00"]
+    )
+    assert not_due.exit_code == 0 and "No monitor is due" in not_due.output
+    due = runner.invoke(
+        app, ["--home", home, "--project", "mon", "monitor", "run", "--end", "2024-01-10T00:00:00"]
+    )
+    assert due.exit_code == 0 and "no_data" in due.output  # due, but day 9 has no rows
     shown = runner.invoke(app, ["--home", home, "--project", "mon", "monitor", "show", "cli_drift"])
     assert shown.exit_code == 0 and "temp" in shown.output
     out = tmp_path / "report.html"

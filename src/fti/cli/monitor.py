@@ -21,12 +21,14 @@ def run(
     names: Annotated[list[str] | None, typer.Argument(help="Monitors (default: all).")] = None,
     end: Annotated[dt.datetime | None, typer.Option(help="Window end (UTC; default now).")] = None,
 ) -> None:
-    """Run monitors; exit code 1 when any threshold is crossed (for cron and CI)."""
+    """Run the named monitors, or every monitor that is due (a window has passed since its
+    last run); exit code 1 when any threshold is crossed (for cron and CI)."""
     with open_project(ctx) as project:
         monitoring = project.monitoring
-        monitors = (
-            [monitoring.get_monitor(n) for n in names] if names else monitoring.list_monitors()
-        )
+        if names:
+            monitors = [monitoring.get_monitor(n) for n in names]
+        else:
+            monitors = [m for m in monitoring.list_monitors() if m.is_due(end)]
         crossed = False
         table = Table(title="Monitor runs")
         for column in ("monitor", "window end", "status", "rows", "drifted", "quality"):
@@ -35,7 +37,7 @@ def run(
             result = monitor.run(end)
             crossed = crossed or result.status == "drift"
             table.add_row(*_row(result))
-        console.print(table)
+        console.print(table if monitors else "No monitor is due.")
     if crossed:
         raise typer.Exit(1)
 

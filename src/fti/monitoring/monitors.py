@@ -129,6 +129,13 @@ class Monitor:
         )
         return result
 
+    def is_due(self, now: dt.datetime | str | None = None) -> bool:
+        """Whether a full window has passed since the last run's window end (or never run)."""
+        history = self.history()
+        if not history:
+            return True
+        return history[-1].window_end + self.window <= (to_utc(now) or dt.datetime.now(dt.UTC))
+
     def history(self) -> list[MonitorResult]:
         """Every stored result, by window end."""
         records = self._metadata.records(KIND, self._project, self.name, 1, RESULT)
