@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fti.errors import SchemaError
+from fti.types import ARROW_TYPES
 
 if TYPE_CHECKING:
     import duckdb
@@ -54,7 +55,7 @@ _INTEGERS = frozenset({"int32", "int64"})
 _FLOATS = frozenset({"float32", "float64"})
 _NUMBERS = _INTEGERS | _FLOATS
 _LISTS = frozenset({"list<float32>", "list<float64>"})
-FTI_TYPES = _NUMBERS | _LISTS | {"bool", "string", "date", "timestamp"}
+FTI_TYPES = frozenset(ARROW_TYPES)
 """The fti type names :func:`compute_statistics` accepts."""
 
 _RELATION = "fti_statistics_input"
