@@ -1,8 +1,9 @@
 """Batch inference: features of a time range (or a spine) -> model -> a predictions group.
 
-The range is cut into chunks (a day by default, or rows of a spine), each read with
-``get_batch_data`` (only that chunk's rows are read: the time range is pushed down), scored,
-and written before the next, so memory stays bounded by one chunk.
+The range is cut into time chunks of about CHUNK_ROWS root rows each (or a given duration), or
+a spine into CHUNK_ROWS-row parts; each is read with ``get_batch_data`` (only that chunk's rows
+are read: the time range is pushed down), scored, and written before the next, so memory stays
+bounded by one chunk while each chunk is large enough to amortize its fixed costs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from fti.errors import InvalidArgumentError, NotFoundError
@@ -24,8 +26,7 @@ if TYPE_CHECKING:
     from fti.feature_store.feature_store import FeatureStore
     from fti.feature_store.feature_view import FeatureView
 
-DEFAULT_CHUNK = dt.timedelta(days=1)
-SPINE_CHUNK_ROWS = 200_000
+CHUNK_ROWS = 250_000
 
 
 def predictions_group_name(model_name: str) -> str:
@@ -40,13 +41,14 @@ def batch_predict(
     spine: Any = None,
     output_feature_group: str | None = None,
     *,
-    chunk: dt.timedelta = DEFAULT_CHUNK,
+    chunk: dt.timedelta | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Predict for every root row in [start_time, end_time) (or every spine row) and write
     keys, event time, prediction, class probabilities, model name/version and prediction time
     to the predictions group (``<model>_predictions`` by default, created on first use).
 
+    ``chunk`` fixes the duration of a chunk (default: sized for about CHUNK_ROWS root rows).
     ``progress(done, total)`` is called after each chunk.
     """
     _, _, dataset = lineage_of(model)
@@ -83,25 +85,28 @@ def _chunks(
     start: dt.datetime | None,
     end: dt.datetime | None,
     spine: Any,
-    size: dt.timedelta,
+    size: dt.timedelta | None,
 ) -> Iterator[tuple[dt.datetime | None, dt.datetime | None, Any]]:
     if spine is not None:
         frame = spine if isinstance(spine, pd.DataFrame) else pd.DataFrame(spine)
-        for first in range(0, max(len(frame), 1), SPINE_CHUNK_ROWS):
-            yield start, end, frame.iloc[first : first + SPINE_CHUNK_ROWS]
+        for first in range(0, max(len(frame), 1), CHUNK_ROWS):
+            yield start, end, frame.iloc[first : first + CHUNK_ROWS]
         return
-    if size <= dt.timedelta(0):
+    if size is not None and size <= dt.timedelta(0):
         raise InvalidArgumentError(f"chunk must be a positive duration, not {size!r}")
     root = view.query.root
     if root.event_time is None:
         yield start, end, None
         return
-    if start is None or end is None:
-        low, high = _time_range(root)
-        if low is None or high is None:
-            return
-        start = start or low
-        end = end or high + dt.timedelta(microseconds=1)
+    low, high, rows = _time_range(root, start, end)
+    if low is None or high is None:
+        return
+    start = start or low
+    end = end or high + dt.timedelta(microseconds=1)
+    if size is None:
+        # Rows are assumed spread evenly over the range: chunks of about CHUNK_ROWS rows.
+        parts = max(1, -(-rows // CHUNK_ROWS))
+        size = max((end - start) / parts, dt.timedelta(microseconds=1))
     cursor = start
     while cursor < end:
         upper = min(cursor + size, end)
@@ -109,15 +114,24 @@ def _chunks(
         cursor = upper
 
 
-def _time_range(root: FeatureGroup) -> tuple[dt.datetime | None, dt.datetime | None]:
+def _time_range(
+    root: FeatureGroup, start: dt.datetime | None, end: dt.datetime | None
+) -> tuple[dt.datetime | None, dt.datetime | None, int]:
+    """The first and last root event times in [start, end), and how many rows lie there."""
     if root._offline.version(root._offline_table) is None:
-        return None, None
+        return None, None, 0
     event = root.event_time
     assert event is not None
     times = root._offline.dataset(root._offline_table).to_table(columns=[event]).column(event)
+    if pa.types.is_date(times.type):
+        times = times.cast(pa.timestamp("us", tz="UTC"))
+    if start is not None:
+        times = times.filter(pc.greater_equal(times, pa.scalar(start, times.type)))
+    if end is not None:
+        times = times.filter(pc.less(times, pa.scalar(end, times.type)))
     if len(times) == 0:
-        return None, None
-    return to_utc(pc.min(times).as_py()), to_utc(pc.max(times).as_py())
+        return None, None, 0
+    return to_utc(pc.min(times).as_py()), to_utc(pc.max(times).as_py()), len(times)
 
 
 def _score(
