@@ -45,6 +45,7 @@ class FeatureGroup:
         self._offline_table = f"{entity.project}/{entity.name}_v{entity.version}"
         self._online_table = f"{entity.project}__{entity.name}__v{entity.version}"
         self._expectations: Any = None
+        self._features: list[Feature] | None = None
         self._decoder: Any = None
         self._encoder: Any = None
 
@@ -78,8 +79,13 @@ class FeatureGroup:
     @property
     def features(self) -> list[Feature] | None:
         """The schema, None until declared or inferred from the first insert."""
-        stored = self._body.get("features")
-        return None if stored is None else [Feature.from_dict(f) for f in stored]
+        if self._features is None:
+            stored = self._body.get("features")
+            if stored is None:
+                return None
+            # Parsed once per handle: read_online asks for it on every call.
+            self._features = [Feature.from_dict(f) for f in stored]
+        return list(self._features)
 
     @property
     def key_features(self) -> list[Feature]:
@@ -286,6 +292,7 @@ class FeatureGroup:
             )
         self._store._check_schema(features, self.primary_key, self.event_time)
         self._body["features"] = [f.to_dict() for f in features]
+        self._features = None
         self._entity = self._metadata.update(
             KIND, self._entity.project, self.name, self.version, self._body
         )
