@@ -17,6 +17,15 @@ import pytest
 import fti
 
 
+@pytest.fixture
+def fg(project: fti.Project) -> fti.FeatureGroup:
+    return project.feature_store.create_feature_group(
+        "events",
+        primary_key=["id"],
+        features=[fti.Feature("id", "int64"), fti.Feature("x", "float64")],
+    )
+
+
 def _insert_batches(home: str, project: str, online_url: str, worker: int, batches: int) -> None:
     with fti.connect(home, project, online_url=online_url) as p:
         fg = p.feature_store.get_feature_group("events")
@@ -26,13 +35,8 @@ def _insert_batches(home: str, project: str, online_url: str, worker: int, batch
 
 
 def test_two_processes_insert_concurrently_without_losing_rows(
-    tmp_path: Path, online_url: str, project: fti.Project
+    tmp_path: Path, online_url: str, project: fti.Project, fg: fti.FeatureGroup
 ) -> None:
-    fg = project.feature_store.create_feature_group(
-        "events",
-        primary_key=["id"],
-        features=[fti.Feature("id", "int64"), fti.Feature("x", "float64")],
-    )
     home = str(project.settings.home)
     context = multiprocessing.get_context("spawn")
     workers = [
@@ -71,13 +75,8 @@ KILLED_INSERT = textwrap.dedent(
 
 
 def test_sigkill_between_offline_and_online_is_repaired(
-    tmp_path: Path, online_url: str, project: fti.Project
+    tmp_path: Path, online_url: str, project: fti.Project, fg: fti.FeatureGroup
 ) -> None:
-    fg = project.feature_store.create_feature_group(
-        "events",
-        primary_key=["id"],
-        features=[fti.Feature("id", "int64"), fti.Feature("x", "float64")],
-    )
     fg.insert(pd.DataFrame({"id": [1], "x": [1.0]}))
     script = tmp_path / "killed.py"
     script.write_text(KILLED_INSERT)
@@ -112,13 +111,8 @@ KILLED_MIDWAY = textwrap.dedent(
 
 @pytest.mark.slow
 def test_sigkill_at_a_random_moment_leaves_a_readable_group(
-    tmp_path: Path, online_url: str, project: fti.Project
+    tmp_path: Path, online_url: str, project: fti.Project, fg: fti.FeatureGroup
 ) -> None:
-    fg = project.feature_store.create_feature_group(
-        "events",
-        primary_key=["id"],
-        features=[fti.Feature("id", "int64"), fti.Feature("x", "float64")],
-    )
     fg.insert(pd.DataFrame({"id": [1], "x": [1.0]}))
     script = tmp_path / "midway.py"
     script.write_text(KILLED_MIDWAY)
