@@ -43,6 +43,10 @@ class OfflineStore(Protocol):
         """An Arrow dataset of the table at a version or time (latest when None)."""
         ...
 
+    def files(self, table: str, version: int) -> list[str]:
+        """The Parquet files that make up the table at ``version``."""
+        ...
+
     def history(self, table: str, limit: int | None = None) -> list[TableCommit]:
         """Every version (or the ``limit`` latest), oldest first."""
         ...

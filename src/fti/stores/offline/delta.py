@@ -104,6 +104,16 @@ class DeltaOfflineStore:
             raise NotFoundError(f"{table} has no version at {version!r}: {exc}") from exc
         return pinned.to_pyarrow_dataset()
 
+    def files(self, table: str, version: int) -> list[str]:
+        """The Parquet files that make up the table at ``version`` (local paths)."""
+        dt = self._open(table)
+        if version != dt.version():
+            try:
+                dt = DeltaTable(str(self._path(table)), version=version)
+            except (DeltaError, ValueError, OSError) as exc:
+                raise NotFoundError(f"{table} has no version {version}: {exc}") from exc
+        return [uri.removeprefix("file://") for uri in dt.file_uris()]
+
     def history(self, table: str, limit: int | None = None) -> list[TableCommit]:
         """Every version (or the ``limit`` latest), oldest first."""
         commits = []
