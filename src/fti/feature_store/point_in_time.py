@@ -16,7 +16,6 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pds
 
 from fti.errors import NotFoundError, QueryError, SchemaError
 from fti.feature_store.query import Query, Step, left_key_source
