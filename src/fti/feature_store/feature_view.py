@@ -381,10 +381,11 @@ class FeatureView:
         start_time: dt.datetime | None,
         end_time: dt.datetime | None,
         spine: Any,
+        *,
+        prepared: pa.Table | None = None,
     ) -> pa.Table:
         plan = point_in_time.plan(self.query, versions, self.root_keys)
-        prepared = None
-        if spine is not None:
+        if prepared is None and spine is not None:
             prepared = point_in_time.prepare_spine(self.query, spine, self.labels)
         return plan.run(
             spine=prepared,
@@ -401,7 +402,10 @@ class FeatureView:
         description: str,
     ) -> int:
         versions = point_in_time.latest_versions(self.query)
-        table = self._run(versions, start_time, end_time, spine)
+        prepared = None
+        if spine is not None:
+            prepared = point_in_time.prepare_spine(self.query, spine, self.labels)
+        table = self._run(versions, start_time, end_time, spine, prepared=prepared)
         root_time = self.query.root.event_time
         times = table.column(root_time) if root_time else None
         table = table.append_column(SPLIT_COLUMN, rule.assign(times, table.num_rows))
@@ -424,8 +428,7 @@ class FeatureView:
         try:
             offline = self._store._offline
             offline.write_file(self._dataset_path(entity.version), table)
-            if spine is not None:
-                prepared = point_in_time.prepare_spine(self.query, spine, self.labels)
+            if prepared is not None:
                 offline.write_file(self._spine_path(entity.version), prepared)
         except BaseException:
             metadata.delete(DATASET_KIND, project, self._dataset_name, entity.version)
