@@ -319,3 +319,12 @@ def test_chained_keys_come_from_an_earlier_group(fs: fti.FeatureStore) -> None:
     )
     q = orders.select_all().join(customers.select(["city"])).join(cities.select(["rain"]))
     assert q.read()["rain"].tolist() == [0.5]
+
+
+def test_select_except_keeps_the_other_columns_in_order(
+    groups: dict[str, fti.FeatureGroup],
+) -> None:
+    q = groups["flights"].select_except(["late"])
+    assert [c.name for c in q.outputs] == ["fid", "p", "origin"]
+    with pytest.raises(fti.QueryError, match="nope"):
+        groups["flights"].select_except(["nope"])

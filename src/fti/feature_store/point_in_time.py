@@ -9,7 +9,7 @@ nulls; a spine replaces the root's rows and the root itself is then joined as of
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from fti.errors import NotFoundError, QueryError, SchemaError
 from fti.feature_store.query import Query, Step, left_key_source
-from fti.types import Feature, arrow_schema, coerce, require_not_null
+from fti.types import arrow_schema, coerce, require_not_null
 
 SPINE_ROW = "__fti_spine_row"
 SPINE_TIME = "__fti_spine_time"
@@ -298,10 +298,3 @@ def _utc(value: dt.datetime | dt.date | None) -> dt.datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC)
-
-
-def result_features(query: Query, extra: Sequence[str]) -> list[Feature]:
-    """Typed features of a plan's result: the outputs, then the extra root columns."""
-    by_name: Mapping[str, Feature] = {f.name: f for f in query.root.features or []}
-    present = {c.name for c in query.outputs}
-    return query.features + [by_name[c] for c in extra if c not in present]
