@@ -35,13 +35,11 @@ Results are printed as tables and written to ``benchmarks/results/feature_store.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import datetime as dt
 import io
 import json
 import os
-import platform
 import pstats
 import resource
 import shutil
@@ -49,16 +47,16 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from harness import connect, machine, median, redis_available, verdict, workdir
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -205,19 +203,6 @@ class PeakMemory:
 
 
 # Workers: each runs in its own process -----------------------------------------------------
-
-
-def connect(home: Path, project: str, online_url: str | None = None) -> Any:
-    import fti
-
-    # Explicit URLs, so FTI_* variables of the caller's shell cannot redirect the benchmark.
-    return fti.connect(
-        home,
-        project,
-        online_url=online_url or f"sqlite:///{home / 'online.db'}",
-        offline_url=str(home / "offline"),
-        metadata_url=f"sqlite:///{home / 'metadata.db'}",
-    )
 
 
 def encode_online(table: pa.Table) -> tuple[list[str], list[int], list[str]]:
@@ -682,26 +667,6 @@ def run_worker(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def redis_available(url: str) -> str | None:
-    """None when Redis at ``url`` answers, else why not."""
-    try:
-        import redis
-    except ImportError:
-        return "redis-py is not installed (pip install 'fti[redis]')"
-    client = redis.Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        return f"Redis at {url} does not answer: {exc}"
-    finally:
-        client.close()
-    return None
-
-
-def median(values: list[float]) -> float:
-    return float(statistics.median(values))
-
-
 def bench_insert(
     args: argparse.Namespace, work: Path, progress: Progress, redis_url: str | None
 ) -> dict[str, Any]:
@@ -821,35 +786,11 @@ def bench_read(
     return result
 
 
-def machine() -> dict[str, Any]:
-    from importlib.metadata import version
-
-    packages = ["fti", "deltalake", "pyarrow", "duckdb", "pandas", "numpy", "redis"]
-    versions = {}
-    for name in packages:
-        with contextlib.suppress(Exception):
-            versions[name] = version(name)
-    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "cpus": os.cpu_count(),
-        "memory_gib": round(pages / 2**30, 1),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "packages": versions,
-    }
-
-
 # Tables ---------------------------------------------------------------------------------------
 
 
 def fmt_int(value: float) -> str:
     return f"{value:,.0f}"
-
-
-def verdict(met: bool) -> str:
-    return "[green]met[/green]" if met else "[red]missed[/red]"
 
 
 def print_insert(console: Console, res: dict[str, Any]) -> None:
@@ -1023,20 +964,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     return args
-
-
-@contextlib.contextmanager
-def workdir(args: argparse.Namespace) -> Iterator[Path]:
-    if args.workdir is not None:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        yield args.workdir
-        return
-    path = Path(tempfile.mkdtemp(prefix="fti-bench-"))
-    try:
-        yield path
-    finally:
-        if not args.keep:
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:

@@ -48,16 +48,14 @@ import io
 import itertools
 import json
 import os
-import platform
 import pstats
 import shutil
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +63,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from harness import connect, machine, median, redis_available, verdict, workdir
 
 # Workers also run in Feast's venv: only the standard library, numpy, pandas and pyarrow are
 # imported at module level; fti, duckdb, rich and feast are imported where they are used.
@@ -184,19 +183,6 @@ def summarize(table: pa.Table, ordered: bool) -> dict[str, Any]:
     if ordered:
         summary["order_digest"] = hashlib.sha256(np.nan_to_num(f1, nan=-1.0).tobytes()).hexdigest()
     return summary
-
-
-def connect(home: Path, project: str = "bench", online_url: str | None = None) -> Any:
-    import fti
-
-    # Explicit URLs, so FTI_* variables of the caller's shell cannot redirect the benchmark.
-    return fti.connect(
-        home,
-        project,
-        online_url=online_url or f"sqlite:///{home / 'online.db'}",
-        offline_url=str(home / "offline"),
-        metadata_url=f"sqlite:///{home / 'metadata.db'}",
-    )
 
 
 # Workers: each runs in its own process ---------------------------------------------------------
@@ -733,10 +719,6 @@ def child_rss_mib(pid: int) -> float | None:
     return None
 
 
-def median(values: list[float]) -> float:
-    return float(statistics.median(values))
-
-
 def feast_python(args: argparse.Namespace) -> tuple[str | None, str]:
     """The interpreter of Feast's venv and its version, or None and why not."""
     path = args.feast_python
@@ -938,49 +920,7 @@ def bench_serving(
     return results
 
 
-def redis_available(url: str) -> str | None:
-    """None when Redis at ``url`` answers, else why not."""
-    try:
-        import redis
-    except ImportError:
-        return "redis-py is not installed (pip install 'fti[redis]')"
-    client = redis.Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        return f"Redis at {url} does not answer: {exc}"
-    finally:
-        client.close()
-    return None
-
-
-def machine() -> dict[str, Any]:
-    from importlib.metadata import version
-
-    packages = ["fti", "deltalake", "pyarrow", "duckdb", "pandas", "numpy", "redis"]
-    versions = {}
-    for name in packages:
-        with contextlib.suppress(Exception):
-            versions[name] = version(name)
-    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "cpus": os.cpu_count(),
-        "memory_gib": round(pages / 2**30, 1),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "packages": versions,
-    }
-
-
 # Tables ----------------------------------------------------------------------------------------
-
-
-def verdict(met: bool | None) -> str:
-    if met is None:
-        return "[yellow]not measured[/yellow]"
-    return "[green]met[/green]" if met else "[red]missed[/red]"
 
 
 def print_training(console: Any, res: dict[str, Any]) -> None:
@@ -1149,20 +1089,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-@contextlib.contextmanager
-def workdir(args: argparse.Namespace) -> Iterator[Path]:
-    if args.workdir is not None:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        yield args.workdir
-        return
-    path = Path(tempfile.mkdtemp(prefix="fti-fv-bench-"))
-    try:
-        yield path
-    finally:
-        if not args.keep:
-            shutil.rmtree(path, ignore_errors=True)
-
-
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--worker"]:
         result = WORKERS[argv[1]](json.loads(argv[2]))
@@ -1195,7 +1121,7 @@ def main(argv: list[str]) -> int:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     columns += (TimeElapsedColumn(),)
     profiles: list[str] = []
-    with workdir(args) as work:
+    with workdir(args, "fti-fv-bench-") as work:
         if "training" in args.only:
             with Progress(*columns, console=console, transient=True) as progress:
                 report["training"] = bench_training(args, work, progress, feast)
