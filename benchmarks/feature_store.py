@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from harness import connect, machine, median, redis_available, verdict, workdir
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -210,8 +211,11 @@ def encode_online(table: pa.Table) -> tuple[list[str], list[int], list[str]]:
 
     feats = features()
     keys = encode_keys(table, feats[:1])
+    # In key order, as fg.insert hands rows to the store.
+    order = pc.sort_indices(keys)
+    table = table.take(order)
     times = table.column("ts").cast(pa.int64()).to_pylist()
-    return keys, times, encode_values(table, feats)
+    return keys.take(order).to_pylist(), times, encode_values(table, feats).to_pylist()
 
 
 def raw_sqlite_open(path: Path) -> sqlite3.Connection:

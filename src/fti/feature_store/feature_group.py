@@ -197,10 +197,12 @@ class FeatureGroup:
         """One commit by id."""
         latest = self._offline.version(self._offline_table)
         if latest is not None and 0 <= commit_id <= latest:
-            # Only the commits from this one to the latest are read, not the whole log.
-            for c in self._offline.history(self._offline_table, latest - commit_id + 1):
-                if c.version == commit_id:
-                    return _commit(c)
+            # Only the commits from this one to the latest are read, not the whole log; the
+            # whole log when another writer committed after `latest` was read.
+            for limit in (latest - commit_id + 1, None):
+                for c in self._offline.history(self._offline_table, limit):
+                    if c.version == commit_id:
+                        return _commit(c)
         raise NotFoundError(f"{self!r} has no commit {commit_id}")
 
     def read_online(self, entries: Any, *, return_type: ReturnType | str = "pandas") -> Any:

@@ -35,14 +35,17 @@ def encode_key_column(column: pa.ChunkedArray | pa.Array, type_name: str) -> pa.
     return pc.cast(column, pa.string())
 
 
-def encode_keys(table: pa.Table, key_features: Sequence[Feature]) -> list[str]:
-    """The online key of every row of ``table``."""
+def encode_keys(table: pa.Table, key_features: Sequence[Feature]) -> pa.Array:
+    """The online key of every row of ``table``, as a string array."""
     parts = [encode_key_column(table.column(f.name), f.type) for f in key_features]
     if len(parts) == 1:
-        return list(parts[0].to_pylist())
+        return _combined(parts[0])
     escaped = [_escape_array(p) for p in parts]
-    joined = pc.binary_join_element_wise(*escaped, _SEPARATOR)
-    return list(joined.to_pylist())
+    return _combined(pc.binary_join_element_wise(*escaped, _SEPARATOR))
+
+
+def _combined(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def _escape_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -130,8 +133,8 @@ def timestamp_micros(value: dt.datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def encode_values(table: pa.Table, features: Sequence[Feature]) -> list[str]:
-    """The JSON value of every row of ``table``, in the order of ``features``."""
+def encode_values(table: pa.Table, features: Sequence[Feature]) -> pa.Array:
+    """The JSON value of every row of ``table`` (in the order of ``features``), as strings."""
     columns = {}
     for f in features:
         column = table.column(f.name)
@@ -150,7 +153,7 @@ def encode_values(table: pa.Table, features: Sequence[Feature]) -> list[str]:
     with duckdb.connect() as con:
         con.register("batch", prepared)
         result = con.sql(f"SELECT json_array({select})::VARCHAR FROM batch").to_arrow_table()
-    return list(result.column(0).to_pylist())
+    return _combined(result.column(0))
 
 
 def value_decoder(features: Sequence[Feature]) -> Callable[[str], list[Any]]:

@@ -169,6 +169,20 @@ def test_many_keys(online_store: OnlineStore, new_table: TableFactory) -> None:
     assert online_store.watermark(table) == 2
 
 
+@pytest.mark.parametrize("n", [1, 3, 1023, 1025, 2047])
+def test_writes_of_any_size_keep_every_row(
+    online_store: OnlineStore, new_table: TableFactory, n: int
+) -> None:
+    # Sizes around the SQLite store's statements of up to 1,024 rows (power-of-two pieces).
+    table = new_table()
+    keys = [f"{i:05d}" for i in range(n)]
+    online_store.write(table, keys, list(range(n)), [f"v{i}" for i in range(n)], 0)
+    online_store.write(table, keys[::2], [n] * len(keys[::2]), ["new"] * len(keys[::2]), 1)
+
+    expected = ["new" if i % 2 == 0 else f"v{i}" for i in range(n)]
+    assert online_store.read(table, [*keys, "absent"]) == [*expected, None]
+
+
 def test_unicode_quotes_and_large_values(
     online_store: OnlineStore, new_table: TableFactory
 ) -> None:

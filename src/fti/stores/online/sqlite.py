@@ -18,10 +18,16 @@ _BUSY_TIMEOUT_S = 30.0
 # Per connection. The default 2 MB makes upserts of large batches in random key order re-read
 # B-tree pages from disk; the memory is only taken when the pages are touched.
 _CACHE_KIB = 64 * 1024
+_PAGE_BYTES = 16 * 1024
 # Reads map the file instead of copying pages into each thread's cache; address space only.
 _MMAP_BYTES = 1 << 30
 # Reads of many keys bind at most this many keys per statement (a power of two, see _in_size).
 _MAX_READ_CHUNK = 1024
+# Writes insert up to this many rows per statement (a power of two): one INSERT of many rows
+# costs about half as much per row as executemany of a one-row INSERT (1M rows: 0.55 s against
+# 1.1-1.5 s).
+_MAX_WRITE_ROWS = 1024
+_WRITE_COLUMNS = 4
 
 _WATERMARKS = "_fti_watermarks"
 _CREATE_WATERMARKS = (
@@ -54,33 +60,40 @@ class _TableSql:
     """The SQL text for one table, built once: building it on each read costs more than the read."""
 
     create: str
-    upsert: str
     get_one: str
     drop: str
     quoted: str
     get_many: dict[int, str] = field(default_factory=dict)
+    upserts: dict[int, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls, table: str) -> _TableSql:
         # The "rows:" prefix keeps store tables clear of our own table and of SQLite's reserved
-        # "sqlite_" names. A rowid table (with the automatic index on k), not WITHOUT ROWID:
-        # rows of ~250 bytes make the clustered B-tree split on every random-order insert, and
-        # bulk writes measured 3-4x slower.
+        # "sqlite_" names. WITHOUT ROWID: one B-tree ordered by key, which writes in key order
+        # fill from left to right, and which a read walks once instead of index then table.
         q = _quote("rows:" + table)
         return cls(
             create=(
                 f"CREATE TABLE IF NOT EXISTS {q} (k TEXT PRIMARY KEY, e INTEGER NOT NULL, "
-                "c INTEGER NOT NULL, v TEXT NOT NULL)"
-            ),
-            upsert=(
-                f"INSERT INTO {q} (k, e, c, v) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (k) DO UPDATE SET e = excluded.e, c = excluded.c, v = excluded.v "
-                f"WHERE (excluded.e, excluded.c) >= ({q}.e, {q}.c)"
+                "c INTEGER NOT NULL, v TEXT NOT NULL) WITHOUT ROWID"
             ),
             get_one=f"SELECT v FROM {q} WHERE k = ?",
             drop=f"DROP TABLE IF EXISTS {q}",
             quoted=q,
         )
+
+    def upsert(self, rows: int) -> str:
+        """An upsert of ``rows`` rows of (k, e, c, v); a row replaces only an older one."""
+        sql = self.upserts.get(rows)
+        if sql is None:
+            q = self.quoted
+            values = ",".join(["(?,?,?,?)"] * rows)
+            sql = self.upserts[rows] = (
+                f"INSERT INTO {q} (k, e, c, v) VALUES {values} "
+                "ON CONFLICT (k) DO UPDATE SET e = excluded.e, c = excluded.c, v = excluded.v "
+                f"WHERE (excluded.e, excluded.c) >= ({q}.e, {q}.c)"
+            )
+        return sql
 
     def in_query(self, size: int) -> str:
         sql = self.get_many.get(size)
@@ -115,9 +128,10 @@ class SQLiteOnlineStore:
         conn = self._conn()
         try:
             conn.execute(_CREATE_WATERMARKS)
-            self._read_chunk = min(
-                _MAX_READ_CHUNK,
-                1 << (conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER).bit_length() - 1),
+            variables = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            self._read_chunk = min(_MAX_READ_CHUNK, 1 << (variables.bit_length() - 1))
+            self._write_rows = min(
+                _MAX_WRITE_ROWS, 1 << ((variables // _WRITE_COLUMNS).bit_length() - 1)
             )
         except sqlite3.Error as exc:
             raise self._error("open", exc) from exc
@@ -133,7 +147,10 @@ class SQLiteOnlineStore:
         values: Sequence[str],
         commit_id: int,
     ) -> None:
-        """Upsert one row per key and raise the table's watermark to at least ``commit_id``."""
+        """Upsert one row per key and raise the table's watermark to at least ``commit_id``.
+
+        Rows in key order are written several times faster than in random order.
+        """
         if not len(keys) == len(event_times) == len(values):
             raise ValueError(
                 f"keys, event_times and values differ in length: "
@@ -147,9 +164,20 @@ class SQLiteOnlineStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute(sql.create)
-                conn.executemany(
-                    sql.upsert, zip(keys, event_times, itertools.repeat(commit_id), values)
-                )
+                start, n = 0, len(keys)
+                while start < n:
+                    # Statements of power-of-two sizes only, so few distinct ones are cached.
+                    stop = start + min(self._write_rows, 1 << ((n - start).bit_length() - 1))
+                    rows = zip(
+                        keys[start:stop],
+                        event_times[start:stop],
+                        itertools.repeat(commit_id),
+                        values[start:stop],
+                    )
+                    conn.execute(
+                        sql.upsert(stop - start), list(itertools.chain.from_iterable(rows))
+                    )
+                    start = stop
                 conn.execute(_SET_WATERMARK, (table, commit_id))
                 conn.execute("COMMIT")
             except BaseException:
@@ -242,6 +270,9 @@ class SQLiteOnlineStore:
                 check_same_thread=False,
                 cached_statements=256,
             )
+            # Only takes effect on a new file (before WAL is on): bulk writes of 1M rows measured
+            # 25 % faster than with 4 KiB pages, reads as fast.
+            conn.execute(f"PRAGMA page_size={_PAGE_BYTES}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
