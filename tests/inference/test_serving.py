@@ -6,15 +6,20 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 import fti
 from fti.inference.batch import batch_predict
+from fti.inference.predictor import Predictor
 from fti.server import create_app
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -23,6 +28,11 @@ N = 40
 
 @pytest.fixture
 def trained(project: fti.Project) -> fti.Model:
+    return train(project, LogisticRegression())
+
+
+def train(project: fti.Project, estimator: Any) -> fti.Model:
+    """The trips x zones view, ``estimator`` fitted on it, registered as delays@production."""
     fs = project.feature_store
     rng = np.random.default_rng(1)
     trips = fs.create_feature_group("trips", primary_key=["trip_id"], event_time="t")
@@ -46,7 +56,7 @@ def trained(project: fti.Project) -> fti.Model:
         transformations={"distance": fti.transforms.standard_scaler},
     )
     x, _, y, _ = view.train_test_split(test_size=0.25, seed=3)
-    estimator = LogisticRegression().fit(x, y)
+    estimator.fit(x, y)
     model = project.model_registry.create_model(
         "delays",
         metrics={"accuracy": 0.5},
@@ -89,7 +99,33 @@ def test_batch_predict_writes_the_predictions_group(
     assert np.allclose(merged["score_x"], merged["score_y"], rtol=0, atol=0)
 
 
-def test_http_predictions_equal_batch_predictions(client: TestClient, trained: fti.Model) -> None:
+@pytest.mark.parametrize(
+    ("estimator", "fed_an_array"),
+    [
+        # A plain estimator fitted on the view's columns is fed an array, a pipeline a frame.
+        (LogisticRegression(), True),
+        (make_pipeline(StandardScaler(), LogisticRegression(C=0.5)), False),
+        (HistGradientBoostingClassifier(max_iter=5), True),
+    ],
+    ids=["plain", "pipeline", "trees"],
+)
+def test_http_predictions_equal_batch_predictions(
+    project: fti.Project, estimator: Any, fed_an_array: bool
+) -> None:
+    trained = train(project, estimator)
+    assert (Predictor(project, "delays@production")._loaded.array_estimator is not None) == (
+        fed_an_array
+    )
+    app = create_app(project, ["delays@production"])
+    with TestClient(app) as client:
+        one_by_one = [
+            client.post("/v1/models/delays/predict", json={"entries": [{"trip_id": k}]}).json()
+            for k in range(3)
+        ]
+        assert_equal_to_batch(client, trained, one_by_one)
+
+
+def assert_equal_to_batch(client: TestClient, trained: fti.Model, one_by_one: list[Any]) -> None:
     keys = list(range(N))
     response = client.post(
         "/v1/models/delays/predict", json={"entries": [{"trip_id": k} for k in keys]}
@@ -105,6 +141,9 @@ def test_http_predictions_equal_batch_predictions(client: TestClient, trained: f
     estimator = trained.load()
     assert body["predictions"] == estimator.predict(batch).tolist()
     assert np.allclose(body["probabilities"], estimator.predict_proba(batch), rtol=0, atol=1e-9)
+    for k, single in enumerate(one_by_one):
+        assert single["predictions"] == body["predictions"][k : k + 1]
+        assert np.allclose(single["probabilities"], body["probabilities"][k : k + 1], atol=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -178,9 +217,14 @@ def test_open_inference_protocol(client: TestClient, trained: fti.Model) -> None
 def test_metrics_count_requests_errors_and_stage_latency(client: TestClient) -> None:
     client.post("/v1/models/delays/predict", json={"entries": [{"trip_id": 1}]})
     client.post("/v1/models/delays/predict", json={"entries": [{"trip_id": 9999}]})
+    client.post("/v1/models/delays/predict", json={"entries": [{"trip_id": 1}] * 500})
+    client.post("/v1/models/delays/predict", json={"entries": "x"})
     text = client.get("/metrics").text
     assert 'fti_requests_total{endpoint="v1",model="delays"} 2.0' in text
     assert 'fti_errors_total{model="delays",status="404"} 1.0' in text
+    assert 'fti_errors_total{model="delays",status="422"} 1.0' in text
+    # Refused before routing, so no model name is known.
+    assert 'fti_errors_total{model="-",status="413"} 1.0' in text
     for stage in ("lookup", "transform", "model", "total"):
         assert f'fti_latency_seconds_count{{model="delays",stage="{stage}"}} 1.0' in text
 

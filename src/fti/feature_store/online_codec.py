@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -156,14 +156,19 @@ def encode_values(table: pa.Table, features: Sequence[Feature]) -> pa.Array:
     return _combined(result.column(0))
 
 
-def value_decoder(features: Sequence[Feature]) -> Callable[[str], list[Any]]:
-    """A function turning one stored JSON value back into Python values, in schema order."""
-    fixes: list[tuple[int, Callable[[Any], Any]]] = []
-    for i, f in enumerate(features):
-        if f.type == "timestamp":
-            fixes.append((i, _micros_to_datetime))
-        elif f.type == "date":
-            fixes.append((i, _days_to_date))
+def value_decoder(
+    features: Sequence[Feature], positions: Collection[int] | None = None
+) -> Callable[[str], list[Any]]:
+    """A function turning one stored JSON value back into Python values, in schema order.
+
+    With ``positions``, only the values at those positions are turned into dates and times;
+    the others keep their stored form (epoch microseconds or days).
+    """
+    fixes = [
+        (i, fix)
+        for i, fix in enumerate(_VALUE_FIXES.get(f.type) for f in features)
+        if fix is not None and (positions is None or i in positions)
+    ]
     loads = json.loads
 
     if not fixes:
@@ -179,12 +184,23 @@ def value_decoder(features: Sequence[Feature]) -> Callable[[str], list[Any]]:
     return decode
 
 
+def stored_micros(value: int, type_name: str) -> int:
+    """Epoch microseconds of an event time in its stored form (microseconds, or days)."""
+    return value * 86_400_000_000 if type_name == "date" else value
+
+
 def _micros_to_datetime(micros: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=micros)
 
 
 def _days_to_date(days: int) -> dt.date:
     return _EPOCH_DATE + dt.timedelta(days=days)
+
+
+_VALUE_FIXES: dict[str, Callable[[Any], Any]] = {
+    "timestamp": _micros_to_datetime,
+    "date": _days_to_date,
+}
 
 
 def rows_to_table(rows: Sequence[Sequence[Any] | None], features: Sequence[Feature]) -> pa.Table:

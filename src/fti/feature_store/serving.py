@@ -24,6 +24,7 @@ from fti.feature_store.on_demand import OnDemandFeature
 from fti.feature_store.online_codec import (
     key_encoder,
     rows_to_table,
+    stored_micros,
     timestamp_micros,
     value_decoder,
 )
@@ -47,8 +48,11 @@ class _Lookup:
     encode: Callable[[Sequence[Any]], str]
     decode: Callable[[str], list[Any]]
     names: tuple[str, ...]
-    key_sources: tuple[tuple[int | None, str, str], ...]
+    # (group the value comes from, None for the entry; its position in that group's row; the
+    # key's name in the entry)
+    key_sources: tuple[tuple[int | None, int, str], ...]
     event_index: int | None
+    event_type: str
     ttl_micros: int | None
     inner: bool
     outputs: tuple[tuple[str, int], ...]
@@ -69,22 +73,34 @@ class ServingPlan:
             if c.name not in labels:
                 outputs_by_step.setdefault(c.step, []).append((c.name, c.source))
         self._types = {c.name: c.type for c in view.query.outputs}
+        positions = [{f.name: n for n, f in enumerate(step.group.features or [])} for step in steps]
+        # The values each group's row must give as Python dates and times: its outputs, the
+        # keys of later groups and the inputs of its on-demand features.
+        needed: list[set[int]] = [set() for _ in steps]
+        key_sources: list[list[tuple[int | None, int, str]]] = []
+        for i, step in enumerate(steps):
+            if i == 0:
+                key_sources.append([(None, -1, k) for k in step.group.primary_key])
+                continue
+            sources: list[tuple[int | None, int, str]] = []
+            by_right = dict(zip(step.right_on, step.left_on, strict=True))
+            for key in step.group.primary_key:
+                left = by_right[key]
+                origin, column = left_key_source(steps, i, left)
+                sources.append((origin, positions[origin][column], left))
+                needed[origin].add(positions[origin][column])
+            key_sources.append(sources)
         self._lookups: list[_Lookup] = []
         for i, step in enumerate(steps):
             group = step.group
             features = group.features or []
             names = tuple(f.name for f in features)
-            if i == 0:
-                sources: list[tuple[int | None, str, str]] = [
-                    (None, k, k) for k in group.primary_key
-                ]
-            else:
-                sources = []
-                by_right = dict(zip(step.right_on, step.left_on, strict=True))
-                for key in group.primary_key:
-                    left = by_right[key]
-                    origin, column = left_key_source(steps, i, left)
-                    sources.append((origin, column, left))
+            outputs = tuple(
+                (name, positions[i][source]) for name, source in outputs_by_step.get(i, [])
+            )
+            on_demand = tuple((positions[i][o.name], o) for o in group.on_demand_features)
+            needed[i].update(p for _, p in outputs)
+            needed[i].update(positions[i][c] for _, o in on_demand for c in o.inputs)
             event = group.event_time
             self._lookups.append(
                 _Lookup(
@@ -92,18 +108,17 @@ class ServingPlan:
                     table=group._online_table,
                     store=group._online,
                     encode=key_encoder(group.key_features),
-                    decode=value_decoder(features),
+                    decode=value_decoder(features, needed[i]),
                     names=names,
-                    key_sources=tuple(sources),
+                    key_sources=tuple(key_sources[i]),
                     event_index=names.index(event) if event else None,
+                    event_type=features[names.index(event)].type if event else "",
                     ttl_micros=None
                     if step.ttl is None or i == 0
                     else int(step.ttl.total_seconds() * 1_000_000),
                     inner=step.join_type == "inner",
-                    outputs=tuple(
-                        (name, names.index(source)) for name, source in outputs_by_step.get(i, [])
-                    ),
-                    on_demand=tuple((names.index(o.name), o) for o in group.on_demand_features),
+                    outputs=outputs,
+                    on_demand=on_demand,
                 )
             )
         self._where = view.query.where
@@ -177,18 +192,17 @@ class ServingPlan:
             keys: list[str | None] = []
             for n, entry in enumerate(entries):
                 values = []
-                for origin, column, name in lookup.key_sources:
+                for origin, position, name in lookup.key_sources:
                     if name in entry:
                         values.append(entry[name])
                         continue
-                    row = None if origin is None else fetched[origin][n]
                     if origin is None:
                         raise KeyNotFoundError(
                             f"entry {dict(entry)!r} lacks the key {name!r} of "
                             f"{self.view.query.steps[lookup.index].group.name}"
                         )
-                    source_names = self._lookups[origin].names
-                    values.append(None if row is None else row[source_names.index(column)])
+                    row = fetched[origin][n]
+                    values.append(None if row is None else row[position])
                 keys.append(None if any(v is None for v in values) else lookup.encode(values))
             wanted = sorted({k for k in keys if k is not None})
             stored = dict(zip(wanted, lookup.store.read(lookup.table, wanted), strict=True))
@@ -201,7 +215,11 @@ class ServingPlan:
                     and lookup.ttl_micros is not None
                     and lookup.event_index is not None
                 ):
-                    event = _micros(row[lookup.event_index])
+                    event = row[lookup.event_index]
+                    if isinstance(event, int):  # not decoded: its stored form
+                        event = stored_micros(event, lookup.event_type)
+                    else:
+                        event = _micros(event)
                     if event < now - lookup.ttl_micros:
                         row = None
                 if row is None and (lookup.index == 0 or lookup.inner):

@@ -7,6 +7,7 @@ through the same frame path as ``get_batch_data``, so HTTP and batch predictions
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -54,6 +55,8 @@ class _Loaded:
     estimator: Any
     view: FeatureView
     training_dataset_version: int | None
+    # The estimator fed a NumPy array instead of a one-row DataFrame (see _array_estimator).
+    array_estimator: Any | None = None
 
 
 class Predictor:
@@ -107,9 +110,16 @@ class Predictor:
         values = plan.lookup(list(entries), passed_features, request_parameters, self.allow_missing)
         timings.lookup = time.perf_counter() - started
         started = time.perf_counter()
+        if loaded.array_estimator is not None:
+            rows = plan.finish(values, "list")
+            if all(type(v) in _NUMBERS for row in rows for v in row):
+                # None becomes NaN, as in the DataFrame sklearn would have converted.
+                array = np.array(rows, dtype=np.float64)
+                timings.transform = time.perf_counter() - started
+                return self._predict(loaded, loaded.array_estimator, array, values, timings)
         frame = plan.frame(values)
         timings.transform = time.perf_counter() - started
-        return self._predict(loaded, frame, values, timings)
+        return self._predict(loaded, loaded.estimator, frame, values, timings)
 
     def predict_features(self, frame: pd.DataFrame) -> Prediction:
         """Predict on feature vectors given directly (already transformed, view column order)."""
@@ -119,18 +129,22 @@ class Predictor:
         if missing:
             raise InvalidArgumentError(f"missing input feature(s): {', '.join(missing)}")
         frame = frame[expected]
-        return self._predict(loaded, frame, frame.to_dict("records"), Timings())
+        return self._predict(loaded, loaded.estimator, frame, frame.to_dict("records"), Timings())
 
     def _predict(
-        self, loaded: _Loaded, frame: pd.DataFrame, values: list[Any], timings: Timings
+        self,
+        loaded: _Loaded,
+        estimator: Any,
+        features: pd.DataFrame | np.ndarray[Any, Any],
+        values: list[Any],
+        timings: Timings,
     ) -> Prediction:
         started = time.perf_counter()
-        estimator = loaded.estimator
-        labels = estimator.predict(frame)
+        labels = estimator.predict(features)
         probabilities = None
         classes = None
         if hasattr(estimator, "predict_proba"):
-            probabilities = np.asarray(estimator.predict_proba(frame), dtype=float).tolist()
+            probabilities = np.asarray(estimator.predict_proba(features), dtype=float).tolist()
             classes = [_plain(c) for c in getattr(estimator, "classes_", [])]
         timings.model = time.perf_counter() - started
         return Prediction(
@@ -151,7 +165,33 @@ class Predictor:
         view_name, view_version, dataset = lineage_of(model)
         view = self.project.feature_store.get_feature_view(view_name, view_version)
         view.init_serving(dataset)
-        return _Loaded(model.version, model.load(), view, dataset)
+        estimator = model.load()
+        return _Loaded(
+            model.version, estimator, view, dataset, _array_estimator(estimator, view.feature_names)
+        )
+
+
+_NUMBERS = frozenset({float, int, bool, type(None), np.float64, np.float32, np.int64, np.int32})
+
+
+def _array_estimator(estimator: Any, feature_names: Sequence[str]) -> Any | None:
+    """A copy of a plain scikit-learn estimator that takes the feature vectors as an array.
+
+    scikit-learn checks a DataFrame's names and dtypes on every call, which costs more than
+    the rest of a one-entry request. When the estimator was fitted on exactly the view's
+    columns, in order, the array holds the same values sklearn would have taken from the
+    frame; the copy forgets the names only so that sklearn does not warn about their absence.
+    None for anything else (pipelines, other frameworks): those get the DataFrame.
+    """
+    module = type(estimator).__module__
+    names = getattr(estimator, "feature_names_in_", None)
+    if not module.startswith("sklearn.") or hasattr(estimator, "steps") or names is None:
+        return None
+    if [str(n) for n in names] != list(feature_names):
+        return None
+    array_estimator = copy.copy(estimator)
+    del array_estimator.feature_names_in_
+    return array_estimator
 
 
 def lineage_of(model: Any) -> tuple[str, int, int | None]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from fti.inference.model_ref import ModelRef
@@ -13,6 +14,7 @@ from fti.project import Project
 from fti.server import errors
 from fti.server.body_limit import BodyLimit
 from fti.server.deployments import Deployments
+from fti.server.error_counter import ErrorCounter
 from fti.server.metrics import ServerMetrics
 from fti.server.routes import open_inference, predict
 
@@ -46,23 +48,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Everything loaded so far (modules, models, feature views) lives as long as the
+        # server: keep it out of the cyclic GC, whose full passes over it stalled a request
+        # for ~100 ms every few thousand.
+        gc.freeze()
         yield
         deployments.close()
 
     app = FastAPI(title="fti prediction server", lifespan=lifespan)
     app.state.deployments = deployments
     app.add_middleware(BodyLimit, limit=max_body_bytes)
+    # Outside the body limit, so refused bodies are counted too.
+    app.add_middleware(ErrorCounter, metrics=metrics)
     errors.install(app)
     app.include_router(predict.router)
     app.include_router(open_inference.router)
-
-    @app.middleware("http")
-    async def count_errors(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response: Response = await call_next(request)
-        if response.status_code >= 400:
-            name = request.path_params.get("name", "") if request.path_params else ""
-            metrics.errors.labels(name or "-", str(response.status_code)).inc()
-        return response
 
     @app.get("/metrics")
     def prometheus() -> Response:
