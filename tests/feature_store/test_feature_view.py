@@ -260,3 +260,19 @@ def test_fti_now_replays_ttl_as_of_a_past_time(
     monkeypatch.setenv("FTI_NOW", "yesterday")
     with pytest.raises(fti.ConfigError, match="FTI_NOW"):
         view.get_feature_vector({"fid": 1})
+
+
+def test_dataset_files_are_renamed_into_place_and_failures_leave_none(
+    view: fti.FeatureView,
+) -> None:
+    folder = view._store._offline.root / view._dataset_folder
+    view.create_training_data()
+    view.create_training_data(spine=pd.DataFrame({"fid": [1, 2], "p": [at(9), at(9)]}))
+    expected = ["1.parquet", "2.parquet", "2.spine.parquet"]
+    assert sorted(p.name for p in folder.iterdir()) == expected
+
+    # No training rows: the scaler cannot be fitted, after the files were being written.
+    with pytest.raises(fti.errors.TransformationError):
+        view.train_test_split(test_start=at(0))
+    assert sorted(p.name for p in folder.iterdir()) == expected
+    assert [d.version for d in view.training_datasets()] == [1, 2]

@@ -8,7 +8,9 @@ through it, so the training pipeline and the inference pipelines read the same f
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +20,7 @@ import pyarrow as pa
 from fti.errors import NotFoundError
 from fti.feature_store import point_in_time, training_data
 from fti.feature_store.query import Query
-from fti.feature_store.training_data import SPLIT_COLUMN, SplitRule
+from fti.feature_store.training_data import SPLIT_COLUMN, TRAIN, SplitRule
 from fti.feature_store.transform_plan import TransformPlan
 from fti.frames import ReturnType, from_arrow
 from fti.stores.metadata import Entity
@@ -363,11 +365,15 @@ class FeatureView:
     def _dataset_name(self) -> str:
         return f"{self.name}_v{self.version}"
 
-    def _dataset_path(self, version: int) -> str:
-        return f"{self._entity.project}/_training_data/{self._dataset_name}/{version}.parquet"
+    @property
+    def _dataset_folder(self) -> str:
+        return f"{self._entity.project}/_training_data/{self._dataset_name}"
 
-    def _spine_path(self, version: int) -> str:
-        return f"{self._entity.project}/_training_data/{self._dataset_name}/{version}.spine.parquet"
+    def _dataset_path(self, version: int | str) -> str:
+        return f"{self._dataset_folder}/{version}.parquet"
+
+    def _spine_path(self, version: int | str) -> str:
+        return f"{self._dataset_folder}/{version}.spine.parquet"
 
     def _serving_plan(self) -> ServingPlan:
         if self._serving is None:
@@ -405,34 +411,53 @@ class FeatureView:
         prepared = None
         if spine is not None:
             prepared = point_in_time.prepare_spine(self.query, spine, self.labels)
-        table = self._run(versions, start_time, end_time, spine, prepared=prepared)
-        root_time = self.query.root.event_time
-        times = table.column(root_time) if root_time else None
-        table = table.append_column(SPLIT_COLUMN, rule.assign(times, table.num_rows))
-        train = training_data.split_rows(table, training_data.TRAIN)
-        state = self.transformations.fit(train.select(self.feature_names).to_pandas())
-        body = {
-            "versions": versions,
-            "split": rule.to_dict(),
-            "start_time": _iso(training_data.to_utc(start_time)),
-            "end_time": _iso(training_data.to_utc(end_time)),
-            "has_spine": spine is not None,
-            "digest": training_data.digest(table),
-            "rows": table.num_rows,
-            "transformation_state": state,
-            "description": description,
-        }
-        metadata = self._store._metadata
-        project = self._entity.project
-        entity = metadata.create(DATASET_KIND, project, self._dataset_name, None, body)
+        offline = self._store._offline
+        # Parquet is written under a staged name while the rest runs (the writer releases the
+        # GIL), then renamed once the metadata store has given the dataset its version.
+        staged = f".staged-{uuid.uuid4().hex}"
+        staged_files = {self._dataset_path(staged): self._dataset_path}
+        if prepared is not None:
+            staged_files[self._spine_path(staged)] = self._spine_path
         try:
-            offline = self._store._offline
-            offline.write_file(self._dataset_path(entity.version), table)
-            if prepared is not None:
-                offline.write_file(self._spine_path(entity.version), prepared)
-        except BaseException:
-            metadata.delete(DATASET_KIND, project, self._dataset_name, entity.version)
-            raise
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                writes = []
+                if prepared is not None:
+                    writes.append(
+                        pool.submit(offline.write_file, self._spine_path(staged), prepared)
+                    )
+                table = self._run(versions, start_time, end_time, spine, prepared=prepared)
+                root_time = self.query.root.event_time
+                times = table.column(root_time) if root_time else None
+                table = table.append_column(SPLIT_COLUMN, rule.assign(times, table.num_rows))
+                writes.append(pool.submit(offline.write_file, self._dataset_path(staged), table))
+                digest = pool.submit(training_data.digest, table)
+                train = table if rule.kind == "none" else training_data.split_rows(table, TRAIN)
+                state = self.transformations.fit(train.select(self.feature_names).to_pandas())
+                for write in writes:
+                    write.result()
+            body = {
+                "versions": versions,
+                "split": rule.to_dict(),
+                "start_time": _iso(training_data.to_utc(start_time)),
+                "end_time": _iso(training_data.to_utc(end_time)),
+                "has_spine": spine is not None,
+                "digest": digest.result(),
+                "rows": table.num_rows,
+                "transformation_state": state,
+                "description": description,
+            }
+            metadata = self._store._metadata
+            project = self._entity.project
+            entity = metadata.create(DATASET_KIND, project, self._dataset_name, None, body)
+            try:
+                for path, final in staged_files.items():
+                    offline.move_file(path, final(entity.version))
+            except BaseException:
+                metadata.delete(DATASET_KIND, project, self._dataset_name, entity.version)
+                raise
+        finally:
+            for path in staged_files:
+                offline.delete_file(path)
         return entity.version
 
     def _read_dataset(self, version: int) -> tuple[TrainingDataset, pa.Table]:

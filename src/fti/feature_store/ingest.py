@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -106,7 +107,7 @@ def add_on_demand(fg: FeatureGroup, table: pa.Table) -> pa.Table:
 
 def last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
     """Keep the last row of each key, in the batch's order (the last duplicate wins)."""
-    indexed = table.append_column(_ROW_INDEX, pa.array(range(table.num_rows), pa.int64()))
+    indexed = table.append_column(_ROW_INDEX, pa.array(np.arange(table.num_rows, dtype=np.int64)))
     # Groups come out in any order with threads; the sort below restores the batch's.
     last = indexed.group_by(keys, use_threads=True).aggregate([(_ROW_INDEX, "max")])
     if last.num_rows == table.num_rows:

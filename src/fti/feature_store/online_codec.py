@@ -15,10 +15,10 @@ import json.scanner
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fti import duckdb_database
 from fti.errors import SchemaError
 from fti.types import Feature
 
@@ -151,7 +151,7 @@ def encode_values(table: pa.Table, features: Sequence[Feature]) -> pa.Array:
         columns[f.name] = column
     prepared = pa.table(columns)
     select = ", ".join(f'"{f.name}"' for f in features)
-    with duckdb.connect() as con:
+    with duckdb_database.cursor() as con:
         con.register("batch", prepared)
         result = con.sql(f"SELECT json_array({select})::VARCHAR FROM batch").to_arrow_table()
     return _combined(result.column(0))

@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fti import duckdb_database
 from fti.errors import SchemaError
 from fti.types import ARROW_TYPES
 
@@ -158,14 +159,13 @@ def compute_statistics(table: pa.Table, types: Mapping[str, str]) -> dict[str, F
     other columns of ``table`` are left out. Raises SchemaError when a named column is missing
     or duplicated, a type name is unknown, or the column's Arrow type does not fit its type.
     """
-    import duckdb
     import pyarrow as pa
 
     columns = _check_columns(table, types)
     if not columns:
         return {}
     table = pa.Table.from_batches(table.to_batches(max_chunksize=_BATCH_ROWS), table.schema)
-    with duckdb.connect() as con:
+    with duckdb_database.cursor() as con:
         # Timestamps come back as datetimes in the session zone; UTC keeps them deterministic.
         con.execute("SET TimeZone = 'UTC'")
         con.register(_RELATION, table)

@@ -48,23 +48,24 @@ class SplitRule:
     def assign(self, times: pa.ChunkedArray | None, rows: int) -> pa.Array:
         """The split of each row (None for rows that fall in no part, e.g. a time gap)."""
         if self.kind == "none":
-            return pa.array([TRAIN] * rows)
+            return pa.repeat(pa.scalar(TRAIN), rows)
         if self.kind == "random":
-            return pa.array(self._random(rows))
+            return self._random(rows)
         if times is None:
             raise InvalidArgumentError("a time split needs a root group with an event time")
         return self._by_time(times)
 
-    def _random(self, rows: int) -> list[str]:
+    def _random(self, rows: int) -> pa.Array:
         validation = self.validation_size or 0.0
         test = self.test_size or 0.0
         order = np.random.default_rng(self.seed).permutation(rows)
         n_test = round(rows * test)
         n_validation = round(rows * validation)
-        labels = np.full(rows, TRAIN, dtype=object)
-        labels[order[:n_test]] = TEST
-        labels[order[n_test : n_test + n_validation]] = VALIDATION
-        return list(labels)
+        parts = [TRAIN, TEST, VALIDATION]
+        codes = np.zeros(rows, dtype=np.int8)
+        codes[order[:n_test]] = parts.index(TEST)
+        codes[order[n_test : n_test + n_validation]] = parts.index(VALIDATION)
+        return pa.DictionaryArray.from_arrays(codes, parts).cast(pa.string())
 
     def _by_time(self, times: pa.ChunkedArray) -> pa.Array:
         if pa.types.is_date(times.type):

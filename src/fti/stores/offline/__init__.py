@@ -1,6 +1,6 @@
 """Offline stores: versioned tables with full history."""
 
-from fti.stores.offline.base import OfflineStore, TableCommit
+from fti.stores.offline.base import DataFile, OfflineStore, TableCommit
 from fti.stores.offline.delta import DeltaOfflineStore
 
 
@@ -9,4 +9,4 @@ def open_offline_store(url: str) -> OfflineStore:
     return DeltaOfflineStore(url.removeprefix("file://"))
 
 
-__all__ = ["DeltaOfflineStore", "OfflineStore", "TableCommit", "open_offline_store"]
+__all__ = ["DataFile", "DeltaOfflineStore", "OfflineStore", "TableCommit", "open_offline_store"]

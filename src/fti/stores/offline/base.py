@@ -22,6 +22,15 @@ class TableCommit:
     metrics: dict[str, int]
 
 
+@dataclass(frozen=True)
+class DataFile:
+    """One data file of a table version, with the value range of one column when known."""
+
+    path: str
+    low: datetime | None = None
+    high: datetime | None = None
+
+
 @runtime_checkable
 class OfflineStore(Protocol):
     """Versioned tables addressed by a relative path such as ``project/group_v1``."""
@@ -43,8 +52,9 @@ class OfflineStore(Protocol):
         """An Arrow dataset of the table at a version or time (latest when None)."""
         ...
 
-    def files(self, table: str, version: int) -> list[str]:
-        """The Parquet files that make up the table at ``version``."""
+    def files(self, table: str, version: int, time_column: str | None = None) -> list[DataFile]:
+        """The Parquet files that make up the table at ``version``; with ``time_column`` (a
+        timestamp column), each with bounds its values lie within, when the store knows them."""
         ...
 
     def history(self, table: str, limit: int | None = None) -> list[TableCommit]:
@@ -70,4 +80,8 @@ class OfflineStore(Protocol):
 
     def delete_file(self, path: str) -> None:
         """Remove a snapshot (no error when absent)."""
+        ...
+
+    def move_file(self, source: str, target: str) -> None:
+        """Give a snapshot a new path (atomically where the store can)."""
         ...
