@@ -1,7 +1,7 @@
 """The inference log: every prediction with its features, queued and written in batches.
 
-Requests only put a record on a bounded queue (never blocking: when it is full the record is
-dropped and counted); a background thread writes batches to the offline-only feature group
+Requests only append a record to a bounded buffer (never blocking: when it is full the record
+is dropped and counted); a background thread writes batches to the offline-only feature group
 ``<model>_inference_log``, whose columns are the view's features plus the prediction, so
 monitors can compare what was served with what the model was trained on.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import queue
 import threading
 import uuid
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -58,7 +58,7 @@ def log_group(
 
 
 class InferenceLog:
-    """A bounded queue of prediction records and the thread that writes them."""
+    """A bounded buffer of prediction records and the thread that writes them."""
 
     def __init__(
         self,
@@ -73,9 +73,15 @@ class InferenceLog:
         self.written = 0
         self.write_errors = 0
         self._columns = [f.name for f in group.features or []]
-        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(max_queue)
+        # A deque, not a queue.Queue: appending wakes no thread. The writer wakes once per
+        # flush_seconds, or when a batch is full; a wake-up per request took the GIL from the
+        # request path (sequential p50 +0.3 ms).
+        self._records: deque[dict[str, Any]] = deque()
+        self._max_queue = max_queue
         self._batch_size = batch_size
         self._flush_seconds = flush_seconds
+        self._wake = threading.Event()
+        self._closing = False
         self._thread = threading.Thread(target=self._run, name="fti-inference-log", daemon=True)
         self._thread.start()
 
@@ -89,43 +95,44 @@ class InferenceLog:
         """Queue one record per prediction; never blocks (drops and counts when full)."""
         now = dt.datetime.now(dt.UTC)
         for vector, output in zip(features, outputs, strict=True):
-            record = {
-                "log_id": uuid.uuid4().hex,
-                "logged_at": now,
-                "model_version": model_version,
-                "latency_ms": latency_ms,
-                **vector,
-                **output,
-            }
-            try:
-                self._queue.put_nowait(record)
-            except queue.Full:
+            if len(self._records) >= self._max_queue:
                 self.dropped += 1
+                continue
+            self._records.append(
+                {
+                    "log_id": uuid.uuid4().hex,
+                    "logged_at": now,
+                    "model_version": model_version,
+                    "latency_ms": latency_ms,
+                    **vector,
+                    **output,
+                }
+            )
+        if len(self._records) >= self._batch_size:
+            self._wake.set()
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued and stop the thread."""
-        self._queue.put(None)
+        self._closing = True
+        self._wake.set()
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        batch: list[dict[str, Any]] = []
         while True:
-            try:
-                item = self._queue.get(timeout=self._flush_seconds)
-            except queue.Empty:
-                item = {}
-            if item is None:
-                self._write(batch)
+            self._wake.wait(self._flush_seconds)
+            self._wake.clear()
+            closing = self._closing
+            # Only what is there now: records arriving meanwhile wait for the next wake-up
+            # instead of trickling out as many small commits.
+            pending = len(self._records)
+            while pending:
+                size = min(pending, self._batch_size)
+                self._write([self._records.popleft() for _ in range(size)])
+                pending -= size
+            if closing:
                 return
-            if item:
-                batch.append(item)
-            if batch and (not item or len(batch) >= self._batch_size):
-                self._write(batch)
-                batch = []
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
-        if not batch:
-            return
         frame = pd.DataFrame(batch).reindex(columns=self._columns)
         try:
             self.group.insert(frame)
