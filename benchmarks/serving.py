@@ -13,7 +13,7 @@ http
     * ``feast serve`` (features alone: the two groups' features, no model) on the same data,
       run from Feast's own venv (``--feast-python``) with its default options, when present.
 
-    Each gets concurrency 8 for ``--duration`` s (httpx.AsyncClient, bounded by count and time),
+    Each gets concurrency 8 for ``--duration`` s (aiohttp, bounded by count and time),
     then sequential requests on one keep-alive connection (one httpx.Client, the same for every
     contender, bounded by count and time): p50, p99, max, requests > 100 ms (stalls), errors.
     Targets: 0 errors; concurrency 8: p50 <= 1.5x floor + 0.5 ms, p99 <= 10 ms; sequential:
@@ -266,16 +266,28 @@ def summary(latencies_s: list[float], errors: int, seconds: float) -> dict[str, 
 async def concurrent_load(
     url: str, bodies: list[bytes], concurrency: int, duration: float, max_requests: int
 ) -> dict[str, Any]:
-    import httpx
+    """``concurrency`` workers over as many keep-alive connections.
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    aiohttp, not httpx.AsyncClient: the load generator shares the two cores with the server,
+    and with httpx every contender, the floor included, had requests over 100 ms (none with
+    aiohttp, docs/benchmarks.md)."""
+    import aiohttp
+
     headers = {"content-type": "application/json"}
     latencies: list[float] = []
     errors = 0
     sent = 0
-    async with httpx.AsyncClient(limits=limits, timeout=10.0) as client:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=10.0)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+
+        async def post(body: bytes) -> bool:
+            async with client.post(url, data=body, headers=headers) as response:
+                await response.read()
+                return response.status == 200
+
         for body in bodies[: concurrency * 4]:  # warm-up: open the connections
-            await client.post(url, content=body, headers=headers)
+            await post(body)
         started = time.perf_counter()
         deadline = started + duration
 
@@ -286,9 +298,8 @@ async def concurrent_load(
                 sent += 1
                 t = time.perf_counter()
                 try:
-                    response = await client.post(url, content=body, headers=headers)
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
+                    ok = await post(body)
+                except (aiohttp.ClientError, TimeoutError):
                     ok = False
                 latencies.append(time.perf_counter() - t)
                 errors += not ok

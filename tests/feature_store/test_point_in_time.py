@@ -328,3 +328,21 @@ def test_select_except_keeps_the_other_columns_in_order(
     assert [c.name for c in q.outputs] == ["fid", "p", "origin"]
     with pytest.raises(fti.QueryError, match="nope"):
         groups["flights"].select_except(["nope"])
+
+
+def test_files_are_skipped_by_their_logged_time_range_despite_its_millisecond_precision(
+    fs: fti.FeatureStore,
+) -> None:
+    # The Delta log keeps file statistics in milliseconds, cut down: the first file's maximum is
+    # logged as T0 + 1 ms although a row lies at T0 + 1.999 ms. With a ttl of 1 ms, a spine at
+    # T0 + 2.5 ms can only match rows from T0 + 1.5 ms on, so that file must still be read.
+    micros = dt.timedelta(microseconds=1)
+    root = fs.create_feature_group("trips", primary_key=["id"], event_time="ts")
+    root.insert(pd.DataFrame({"id": [1], "ts": [T0], "k": [7]}))
+    sensor = fs.create_feature_group("sensor", primary_key=["k"], event_time="t")
+    sensor.insert(pd.DataFrame({"k": [7, 7], "t": [T0, T0 + 1999 * micros], "v": [1.0, 2.0]}))
+    sensor.insert(pd.DataFrame({"k": [7], "t": [T0 + dt.timedelta(hours=1)], "v": [3.0]}))
+    query = root.select(["k"]).join(sensor.select(["v"]), on=["k"], ttl=1000 * micros)
+    spine = pd.DataFrame({"id": [1], "ts": [T0 + 2500 * micros]})
+    view = fs.create_feature_view("readings", query=query)
+    assert view.get_batch_data(spine=spine)["v"].tolist() == [2.0]
