@@ -267,9 +267,12 @@ def run_duckdb(spec: dict[str, Any], ordered: bool) -> tuple[pa.Table, float, di
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
         table = con.sql(sql).to_arrow_table()
-    # Closing the connection (freeing DuckDB's buffers) is part of the work, as it is in fti.
+        query_seconds = time.perf_counter() - start
+    # A script's own connection is closed when it is done, which frees DuckDB's buffers (~0.1 s
+    # after this join). fti keeps one database per process and closes only a cursor, so both
+    # times are reported: with the close (the time) and the query alone ("query_seconds").
     seconds = time.perf_counter() - start
-    return table, seconds, {"peak_rss_mib": vm_hwm_mib()}
+    return table, seconds, {"peak_rss_mib": vm_hwm_mib(), "query_seconds": query_seconds}
 
 
 def run_pandas(spec: dict[str, Any]) -> tuple[pa.Table, float, dict[str, Any]]:
@@ -816,6 +819,7 @@ def bench_training(
         "failures": failures,
     }
     duckdb_seconds = median([r["seconds"] for r in reference])
+    duckdb_query_seconds = median([r["query_seconds"] for r in reference])
     unordered_seconds = median([r["seconds"] for r in runs["duckdb_unordered"]])
     expected = {k: reference[0][k] for k in ("rows", "matched", "f1_sum", "order_digest")}
     for mode, measured in runs.items():
@@ -836,6 +840,7 @@ def bench_training(
             "process_peak_rss_mib": max(r["process_peak_rss_mib"] for r in measured),
             "load_1m_before": median([r["load_1m_before"] for r in measured]),
             "vs_duckdb": seconds / duckdb_seconds,
+            "vs_duckdb_query": seconds / duckdb_query_seconds,
             "vs_duckdb_unordered": seconds / unordered_seconds,
             "rows": first["rows"],
             "matched": first["matched"],
@@ -856,6 +861,7 @@ def training_targets(results: dict[str, Any]) -> dict[str, Any]:
         target: dict[str, Any] = {
             "vs_duckdb": entry["vs_duckdb"],
             "vs_duckdb_met": entry["vs_duckdb"] <= TRAINING_RATIO_TARGET,
+            "vs_duckdb_query": entry["vs_duckdb_query"],
             "vs_duckdb_unordered": entry["vs_duckdb_unordered"],
             "peak_rss_mib": entry["peak_rss_mib"],
             "peak_met": entry["peak_rss_mib"] * 2**20 <= PEAK_TARGET_BYTES,
@@ -983,7 +989,8 @@ def print_training(console: Any, res: dict[str, Any]) -> None:
             )
         console.print(
             f"  {mode}: {target['vs_duckdb']:.2f}x DuckDB (target <= {TRAINING_RATIO_TARGET}x): "
-            f"{verdict(target['vs_duckdb_met'])}; {target['vs_duckdb_unordered']:.2f}x the "
+            f"{verdict(target['vs_duckdb_met'])}; {target['vs_duckdb_query']:.2f}x its query alone "
+            f"(connection not closed); {target['vs_duckdb_unordered']:.2f}x the "
             f"unordered DuckDB; peak {target['peak_rss_mib']:,.0f} MiB (target <= 1.5 GB): "
             f"{verdict(target['peak_met'])}; {feast}"
         )

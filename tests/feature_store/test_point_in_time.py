@@ -6,6 +6,7 @@ import datetime as dt
 import math
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
@@ -346,3 +347,21 @@ def test_files_are_skipped_by_their_logged_time_range_despite_its_millisecond_pr
     spine = pd.DataFrame({"id": [1], "ts": [T0 + 2500 * micros]})
     view = fs.create_feature_view("readings", query=query)
     assert view.get_batch_data(spine=spine)["v"].tolist() == [2.0]
+
+
+def test_runs_in_threads_at_once_read_their_own_groups(fs: fti.FeatureStore) -> None:
+    # Each run registers its pinned groups under the same names (g0, g1) in one process-wide
+    # DuckDB database; they must stay apart.
+    views = []
+    for n in range(4):
+        group = fs.create_feature_group(f"g{n}", primary_key=["id"], event_time="ts")
+        group.insert(pd.DataFrame({"id": range(200), "ts": [T0] * 200, "v": [float(n)] * 200}))
+        views.append(fs.create_feature_view(f"v{n}", query=group.select(["v"])))
+    spine = pd.DataFrame({"id": range(200), "ts": [at(1)] * 200})
+
+    def values(n: int) -> set[float]:
+        return set(views[n].get_batch_data(spine=spine)["v"])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(5):
+            assert list(pool.map(values, range(4))) == [{0.0}, {1.0}, {2.0}, {3.0}]

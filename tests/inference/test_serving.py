@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -102,18 +104,24 @@ def test_batch_predict_writes_the_predictions_group(
 @pytest.mark.parametrize(
     ("estimator", "fed_an_array"),
     [
-        # A plain estimator fitted on the view's columns is fed an array, a pipeline a frame.
+        # A plain estimator fitted on the view's columns is fed an array; pipelines and other
+        # meta-estimators (which may select columns by name inside) a frame.
         (LogisticRegression(), True),
         (make_pipeline(StandardScaler(), LogisticRegression(C=0.5)), False),
         (HistGradientBoostingClassifier(max_iter=5), True),
+        (
+            VotingClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())], voting="soft"),
+            False,
+        ),
+        (CalibratedClassifierCV(LogisticRegression(), cv=2), False),
     ],
-    ids=["plain", "pipeline", "trees"],
+    ids=["plain", "pipeline", "trees", "voting", "calibrated"],
 )
 def test_http_predictions_equal_batch_predictions(
     project: fti.Project, estimator: Any, fed_an_array: bool
 ) -> None:
     trained = train(project, estimator)
-    assert (Predictor(project, "delays@production")._loaded.array_estimator is not None) == (
+    assert (Predictor(project, "delays@production")._loaded.array_path is not None) == (
         fed_an_array
     )
     app = create_app(project, ["delays@production"])
@@ -275,3 +283,28 @@ def test_inference_log_is_written(project: fti.Project, trained: fti.Model) -> N
         "model_version",
         "latency_ms",
     }
+
+
+@pytest.mark.parametrize(
+    "passed",
+    [{"traffic": 1}, {"traffic": 0.25}, {"traffic": None}, {"traffic": True}],
+    ids=["int", "float", "none", "bool"],
+)
+def test_passed_features_of_any_kind_predict_as_the_frame_would(
+    client: TestClient, trained: fti.Model, passed: dict[str, object]
+) -> None:
+    entries = [{"trip_id": 3}, {"trip_id": 4}]
+    body = {"entries": entries, "passed_features": [passed, passed]}
+    response = client.post("/v1/models/delays/predict", json=body)
+    frame = trained.feature_view().get_feature_vectors(
+        entries, passed_features=[passed, passed], return_type="pandas"
+    )
+    estimator = trained.load()
+    try:
+        expected = estimator.predict_proba(frame)
+    except ValueError:  # LogisticRegression takes no NaN: the request's fault, not the server's
+        assert response.status_code == 422
+        assert "cannot predict on this input" in response.json()["detail"]
+        return
+    assert response.status_code == 200, response.text
+    assert np.allclose(response.json()["probabilities"], expected, rtol=0, atol=1e-12)

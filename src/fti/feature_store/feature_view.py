@@ -449,10 +449,14 @@ class FeatureView:
             metadata = self._store._metadata
             project = self._entity.project
             entity = metadata.create(DATASET_KIND, project, self._dataset_name, None, body)
+            moved: list[str] = []
             try:
                 for path, final in staged_files.items():
                     offline.move_file(path, final(entity.version))
+                    moved.append(final(entity.version))
             except BaseException:
+                for path in moved:
+                    offline.delete_file(path)
                 metadata.delete(DATASET_KIND, project, self._dataset_name, entity.version)
                 raise
         finally:

@@ -37,16 +37,15 @@ def encode_key_column(column: pa.ChunkedArray | pa.Array, type_name: str) -> pa.
 
 
 def encode_keys(table: pa.Table, key_features: Sequence[Feature]) -> pa.Array:
-    """The online key of every row of ``table``, as a string array."""
+    """The online key of every row of ``table``, as one large_string array (64-bit offsets:
+    the keys of a batch may pass 2 GiB)."""
     parts = [encode_key_column(table.column(f.name), f.type) for f in key_features]
     if len(parts) == 1:
-        return _combined(parts[0])
-    escaped = [_escape_array(p) for p in parts]
-    return _combined(pc.binary_join_element_wise(*escaped, _SEPARATOR))
-
-
-def _combined(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        keys = parts[0]
+    else:
+        keys = pc.binary_join_element_wise(*[_escape_array(p) for p in parts], _SEPARATOR)
+    keys = keys.cast(pa.large_string())
+    return keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
 
 
 def _escape_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -134,7 +133,7 @@ def timestamp_micros(value: dt.datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def encode_values(table: pa.Table, features: Sequence[Feature]) -> pa.Array:
+def encode_values(table: pa.Table, features: Sequence[Feature]) -> pa.ChunkedArray:
     """The JSON value of every row of ``table`` (in the order of ``features``), as strings."""
     columns = {}
     for f in features:
@@ -154,7 +153,7 @@ def encode_values(table: pa.Table, features: Sequence[Feature]) -> pa.Array:
     with duckdb_database.cursor() as con:
         con.register("batch", prepared)
         result = con.sql(f"SELECT json_array({select})::VARCHAR FROM batch").to_arrow_table()
-    return _combined(result.column(0))
+    return result.column(0)
 
 
 def value_decoder(

@@ -288,7 +288,9 @@ def _register_pinned(
                 relation = relation.filter(f"{_q(event)} <= TIMESTAMPTZ '{upper.isoformat()}'")
             parts.append(relation.select(*selected))
         relation = parts[0] if len(parts) == 1 else parts[0].union(parts[1])
-        relation.create_view(name)
+        # Registered, not create_view(): a view would live in the shared database's catalog,
+        # where another thread's run could replace it; a registration is this cursor's own.
+        con.register(name, relation)
     except duckdb.IOException as exc:
         raise NotFoundError(
             f"files of {step.group.name} v{step.group.version} at commit {version} are gone "

@@ -1,13 +1,15 @@
 """The predictor: a registered model with its feature view, for requests by entity key.
 
 It uses the model's lineage to find the feature view and the training dataset version, so
-online vectors get the transformation state the model was trained with. Predictions go
-through the same frame path as ``get_batch_data``, so HTTP and batch predictions agree.
+online vectors get the transformation state the model was trained with. The model gets the
+frame ``get_batch_data`` would give, or for a plain scikit-learn estimator the same values as
+an array (ADR 0006), so HTTP and batch predictions agree.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -17,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from fti.errors import InvalidArgumentError, NotFoundError
+from fti.errors import FtiError, InvalidArgumentError, NotFoundError
 from fti.inference.model_ref import ModelRef
 
 if TYPE_CHECKING:
     from fti.feature_store.feature_view import FeatureView
     from fti.project import Project
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,8 +59,8 @@ class _Loaded:
     estimator: Any
     view: FeatureView
     training_dataset_version: int | None
-    # The estimator fed a NumPy array instead of a one-row DataFrame (see _array_estimator).
-    array_estimator: Any | None = None
+    # The estimator fed a NumPy array instead of a DataFrame (see _ArrayPath), or None.
+    array_path: _ArrayPath | None = None
 
 
 class Predictor:
@@ -110,13 +114,23 @@ class Predictor:
         values = plan.lookup(list(entries), passed_features, request_parameters, self.allow_missing)
         timings.lookup = time.perf_counter() - started
         started = time.perf_counter()
-        if loaded.array_estimator is not None:
+        path = loaded.array_path
+        if path is not None and not path.failed:
             rows = plan.finish(values, "list")
-            if all(type(v) in _NUMBERS for row in rows for v in row):
-                # None becomes NaN, as in the DataFrame sklearn would have converted.
-                array = np.array(rows, dtype=np.float64)
+            if path.accepts(rows):
+                array = np.array(rows, dtype=np.float64).reshape(len(rows), len(path.kinds))
                 timings.transform = time.perf_counter() - started
-                return self._predict(loaded, loaded.array_estimator, array, values, timings)
+                try:
+                    return self._predict(loaded, path.estimator, array, values, timings)
+                except (InvalidArgumentError, AttributeError) as exc:
+                    # The frame decides: if it fails too, the input was bad; if it works,
+                    # the array does not suit this model and is not tried again.
+                    result = self._predict(
+                        loaded, loaded.estimator, plan.frame(values), values, timings
+                    )
+                    path.failed = True
+                    logger.warning("%s v%s: array input failed: %s", self.name, loaded.version, exc)
+                    return result
         frame = plan.frame(values)
         timings.transform = time.perf_counter() - started
         return self._predict(loaded, loaded.estimator, frame, values, timings)
@@ -140,12 +154,19 @@ class Predictor:
         timings: Timings,
     ) -> Prediction:
         started = time.perf_counter()
-        labels = estimator.predict(features)
-        probabilities = None
-        classes = None
-        if hasattr(estimator, "predict_proba"):
-            probabilities = np.asarray(estimator.predict_proba(features), dtype=float).tolist()
-            classes = [_plain(c) for c in getattr(estimator, "classes_", [])]
+        try:
+            labels = estimator.predict(features)
+            probabilities = None
+            classes = None
+            if hasattr(estimator, "predict_proba"):
+                probabilities = np.asarray(estimator.predict_proba(features), dtype=float).tolist()
+                classes = [_plain(c) for c in getattr(estimator, "classes_", [])]
+        except (ValueError, TypeError) as exc:
+            # What a model refuses (NaN for a model without missing-value support, a string
+            # where it wants numbers) is the request's fault, not the server's.
+            raise InvalidArgumentError(
+                f"model {self.name} v{loaded.version} cannot predict on this input: {exc}"
+            ) from exc
         timings.model = time.perf_counter() - started
         return Prediction(
             model=self.name,
@@ -166,32 +187,73 @@ class Predictor:
         view = self.project.feature_store.get_feature_view(view_name, view_version)
         view.init_serving(dataset)
         estimator = model.load()
-        return _Loaded(
-            model.version, estimator, view, dataset, _array_estimator(estimator, view.feature_names)
-        )
+        return _Loaded(model.version, estimator, view, dataset, _array_path(estimator, view))
 
 
-_NUMBERS = frozenset({float, int, bool, type(None), np.float64, np.float32, np.int64, np.int32})
+_INTS = (int, np.int64, np.int32)
+_FLOATS = (float, np.float64, np.float32, *_INTS, type(None))
+_BOOLS = (bool, np.bool_)
 
 
-def _array_estimator(estimator: Any, feature_names: Sequence[str]) -> Any | None:
+@dataclass
+class _ArrayPath:
     """A copy of a plain scikit-learn estimator that takes the feature vectors as an array.
 
-    scikit-learn checks a DataFrame's names and dtypes on every call, which costs more than
-    the rest of a one-entry request. When the estimator was fitted on exactly the view's
-    columns, in order, the array holds the same values sklearn would have taken from the
-    frame; the copy forgets the names only so that sklearn does not warn about their absence.
-    None for anything else (pipelines, other frameworks): those get the DataFrame.
+    scikit-learn checks a DataFrame's names and dtypes on every call, which cost more than the
+    rest of a one-entry request. The array holds the values sklearn would have taken from the
+    frame: it is used only when every column of the view's frame is float64, int64/int32 or
+    bool, in the estimator's order, and every value is of its column's kind (no None but in a
+    float column, where the frame has NaN too). The copy forgets the feature names only so
+    that sklearn does not warn about their absence.
     """
-    module = type(estimator).__module__
-    names = getattr(estimator, "feature_names_in_", None)
-    if not module.startswith("sklearn.") or hasattr(estimator, "steps") or names is None:
+
+    estimator: Any
+    kinds: tuple[tuple[type, ...], ...]
+    failed: bool = False
+
+    def accepts(self, rows: list[list[Any]]) -> bool:
+        """True when every value of ``rows`` is of its column's kind."""
+        kinds = self.kinds
+        for row in rows:
+            for value, kind in zip(row, kinds, strict=True):
+                # bool is an int: it belongs in bool columns only.
+                if not isinstance(value, kind) or (isinstance(value, bool) and kind is not _BOOLS):
+                    return False
+        return True
+
+
+def _array_path(estimator: Any, view: FeatureView) -> _ArrayPath | None:
+    """The array path for ``estimator``, or None when it needs the DataFrame."""
+    names = vars(estimator).get("feature_names_in_")
+    if names is None or not type(estimator).__module__.startswith("sklearn."):
         return None
-    if [str(n) for n in names] != list(feature_names):
+    if not hasattr(estimator, "get_params") or _wraps_estimators(estimator):
+        return None
+    try:
+        frame = view._serving_plan().frame([])
+    except (FtiError, ValueError, TypeError, KeyError):
+        return None  # a transformation that cannot take an empty frame: keep to the frame path
+    if [str(n) for n in names] != [str(c) for c in frame.columns]:
+        return None
+    by_dtype = {"float64": _FLOATS, "int64": _INTS, "int32": _INTS, "bool": _BOOLS}
+    kinds = [by_dtype.get(str(dtype)) for dtype in frame.dtypes]
+    if any(kind is None for kind in kinds):
         return None
     array_estimator = copy.copy(estimator)
     del array_estimator.feature_names_in_
-    return array_estimator
+    return _ArrayPath(array_estimator, tuple(k for k in kinds if k is not None))
+
+
+def _wraps_estimators(estimator: Any) -> bool:
+    """True for meta-estimators (pipelines, searches, ensembles...), which may select
+    columns by name inside."""
+
+    def is_estimator(value: Any) -> bool:
+        if isinstance(value, list | tuple):
+            return any(is_estimator(v) for v in value)
+        return hasattr(value, "fit") and hasattr(value, "get_params")
+
+    return any(is_estimator(v) for v in estimator.get_params(deep=False).values())
 
 
 def lineage_of(model: Any) -> tuple[str, int, int | None]:

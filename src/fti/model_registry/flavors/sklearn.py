@@ -38,6 +38,8 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    # A dict with attribute access: ensembles keep their named sub-estimators in one.
+    "sklearn.utils._bunch.Bunch",
     # LightGBM's estimators: their state is the native text model and plain values.
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
