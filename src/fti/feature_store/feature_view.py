@@ -422,8 +422,18 @@ class FeatureView:
             with ThreadPoolExecutor(max_workers=2) as pool:
                 writes = []
                 if prepared is not None:
+                    # The spine as given (typed): the row number and time copy are rebuilt.
+                    spine_columns = [
+                        c
+                        for c in prepared.column_names
+                        if c not in (point_in_time.SPINE_ROW, point_in_time.SPINE_TIME)
+                    ]
                     writes.append(
-                        pool.submit(offline.write_file, self._spine_path(staged), prepared)
+                        pool.submit(
+                            offline.write_file,
+                            self._spine_path(staged),
+                            prepared.select(spine_columns),
+                        )
                     )
                 table = self._run(versions, start_time, end_time, spine, prepared=prepared)
                 root_time = self.query.root.event_time
