@@ -64,9 +64,9 @@ class InferenceLog:
         self,
         group: FeatureGroup,
         *,
-        max_queue: int = 10_000,
-        batch_size: int = 1_000,
-        flush_seconds: float = 1.0,
+        max_queue: int = 50_000,
+        batch_size: int = 10_000,
+        flush_seconds: float = 5.0,
     ) -> None:
         self.group = group
         self.dropped = 0
@@ -75,7 +75,8 @@ class InferenceLog:
         self._columns = [f.name for f in group.features or []]
         # A deque, not a queue.Queue: appending wakes no thread. The writer wakes once per
         # flush_seconds, or when a batch is full; a wake-up per request took the GIL from the
-        # request path (sequential p50 +0.3 ms).
+        # request path (sequential p50 +0.3 ms). A commit every 5 s rather than every second:
+        # requests that meet one (~20-40 ms on the two cores) stay under 1 %, out of the p99.
         self._records: deque[dict[str, Any]] = deque()
         self._max_queue = max_queue
         self._batch_size = batch_size
