@@ -57,7 +57,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from harness import connect, machine, median, redis_available, verdict, workdir
+from harness import (
+    connect,
+    interleaved,
+    latency_summary,
+    machine,
+    median,
+    redis_available,
+    verdict,
+    workdir,
+)
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -424,36 +433,6 @@ def worker_upsert(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def latencies(calls: dict[str, Callable[[Any], Any]], keys: list[Any]) -> dict[str, list[int]]:
-    """Nanoseconds of each call per key, interleaved (the order rotates key by key)."""
-    names = list(calls)
-    found: dict[str, list[int]] = {n: [] for n in names}
-    misses = dict.fromkeys(names, 0)
-    clock = time.perf_counter_ns
-    for i, key in enumerate(keys):
-        shift = i % len(names)
-        for name in names[shift:] + names[:shift]:
-            call = calls[name]
-            start = clock()
-            value = call(key)
-            found[name].append(clock() - start)
-            if value is None:
-                misses[name] += 1
-    if any(misses.values()):
-        raise AssertionError(f"lookups of existing keys found nothing: {misses}")
-    return found
-
-
-def summary_us(samples: list[int]) -> dict[str, float]:
-    values = np.array(samples, dtype=np.float64) / 1_000
-    return {
-        "p50_us": float(np.percentile(values, 50)),
-        "p99_us": float(np.percentile(values, 99)),
-        "mean_us": float(values.mean()),
-        "n": len(samples),
-    }
-
-
 def raw_sqlite_table(path: Path, df: pd.DataFrame) -> None:
     """The same rows in a plain sqlite3 table, one typed column per feature."""
     conn = sqlite3.connect(path)
@@ -538,9 +517,9 @@ def worker_read(spec: dict[str, Any]) -> dict[str, Any]:
 def measure_rounds(
     calls: dict[str, Callable[[Any], Any]], warm_keys: list[Any], key_sets: list[list[Any]]
 ) -> dict[str, Any]:
-    latencies(calls, warm_keys)
+    interleaved(calls, warm_keys)
     rounds = [
-        {name: summary_us(samples) for name, samples in latencies(calls, keys).items()}
+        {name: latency_summary(samples) for name, samples in interleaved(calls, keys).items()}
         for keys in key_sets
     ]
     return {

@@ -63,7 +63,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from harness import connect, machine, median, redis_available, verdict, workdir
+from harness import (
+    connect,
+    interleaved,
+    latency_summary,
+    machine,
+    median,
+    redis_available,
+    verdict,
+    workdir,
+)
 
 # Workers also run in Feast's venv: only the standard library, numpy, pandas and pyarrow are
 # imported at module level; fti, duckdb, rich and feast are imported where they are used.
@@ -430,38 +439,11 @@ def build_serving_view(project: Any, users: pd.DataFrame, cities: pd.DataFrame) 
     return view
 
 
-def interleaved(calls: dict[str, Callable[[Any], Any]], keys: list[Any]) -> dict[str, list[int]]:
-    """Nanoseconds of each call per key; the order of the calls rotates key by key."""
-    names = list(calls)
-    found: dict[str, list[int]] = {n: [] for n in names}
-    clock = time.perf_counter_ns
-    for i, key in enumerate(keys):
-        shift = i % len(names)
-        for name in names[shift:] + names[:shift]:
-            call = calls[name]
-            start = clock()
-            value = call(key)
-            found[name].append(clock() - start)
-            if value is None:
-                raise AssertionError(f"{name} found nothing for {key!r}")
-    return found
-
-
-def percentiles(samples: list[int]) -> dict[str, float]:
-    values = np.array(samples, dtype=np.float64) / 1_000
-    return {
-        "p50_us": float(np.percentile(values, 50)),
-        "p99_us": float(np.percentile(values, 99)),
-        "mean_us": float(values.mean()),
-        "n": len(samples),
-    }
-
-
 def measure(
     calls: dict[str, Callable[[Any], Any]], keys: list[Any], warm: int
 ) -> dict[str, dict[str, float]]:
     interleaved(calls, keys[:warm])
-    return {name: percentiles(s) for name, s in interleaved(calls, keys[warm:]).items()}
+    return {name: latency_summary(s) for name, s in interleaved(calls, keys[warm:]).items()}
 
 
 def raw_sqlite_tables(path: Path, users: pd.DataFrame, cities: pd.DataFrame) -> sqlite3.Connection:

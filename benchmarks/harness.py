@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: the machine's description, scratch folders, verdicts."""
+"""What the benchmark scripts share: the machine's description, scratch folders, verdicts,
+interleaved latency measurements."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import shutil
 import sqlite3
 import statistics
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 def connect(home: Path, project: str = "bench", online_url: str | None = None) -> Any:
@@ -48,6 +52,39 @@ def redis_available(url: str) -> str | None:
 def median(values: list[float]) -> float:
     """The median as a float."""
     return float(statistics.median(values))
+
+
+def interleaved(calls: dict[str, Callable[[Any], Any]], keys: list[Any]) -> dict[str, list[int]]:
+    """Nanoseconds of each call per key; the order of the calls rotates key by key, so the
+    machine's noise falls on every contender alike. A call that finds nothing for a key is an
+    error: every contender must look up existing keys."""
+    names = list(calls)
+    found: dict[str, list[int]] = {n: [] for n in names}
+    misses = dict.fromkeys(names, 0)
+    clock = time.perf_counter_ns
+    for i, key in enumerate(keys):
+        shift = i % len(names)
+        for name in names[shift:] + names[:shift]:
+            call = calls[name]
+            start = clock()
+            value = call(key)
+            found[name].append(clock() - start)
+            if value is None:
+                misses[name] += 1
+    if any(misses.values()):
+        raise AssertionError(f"look-ups of existing keys found nothing: {misses}")
+    return found
+
+
+def latency_summary(samples: list[int]) -> dict[str, float]:
+    """p50, p99 and mean in microseconds of nanosecond samples."""
+    values = np.array(samples, dtype=np.float64) / 1_000
+    return {
+        "p50_us": float(np.percentile(values, 50)),
+        "p99_us": float(np.percentile(values, 99)),
+        "mean_us": float(values.mean()),
+        "n": len(samples),
+    }
 
 
 def machine() -> dict[str, Any]:
