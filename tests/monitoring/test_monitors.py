@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import Result
 from sklearn.linear_model import LogisticRegression
 from typer.testing import CliRunner
 
@@ -161,53 +162,24 @@ def test_cli_run_exits_1_on_drift_and_report_renders(
 ) -> None:
     project, view = setup
     view.create_monitor("cli_drift", reference_training_dataset_version=1)
-    home = str(project.settings.home)
     runner = CliRunner()
-    calm = runner.invoke(
-        app,
-        [
-            "--home",
-            home,
-            "--project",
-            "mon",
-            "monitor",
-            "run",
-            "cli_drift",
-            "--end",
-            "2024-01-08T00:00:00",
-        ],
-    )
+
+    def fti_cli(*args: str) -> Result:
+        base = ["--home", str(project.settings.home), "--project", "mon", "monitor"]
+        return runner.invoke(app, [*base, *args])
+
+    calm = fti_cli("run", "cli_drift", "--end", "2024-01-08T00:00:00")
     assert calm.exit_code == 0, calm.output
-    drift = runner.invoke(
-        app,
-        [
-            "--home",
-            home,
-            "--project",
-            "mon",
-            "monitor",
-            "run",
-            "cli_drift",
-            "--end",
-            "2024-01-09T00:00:00",
-        ],
-    )
+    drift = fti_cli("run", "cli_drift", "--end", "2024-01-09T00:00:00")
     assert drift.exit_code == 1, drift.output
-    not_due = runner.invoke(
-        app, ["--home", home, "--project", "mon", "monitor", "run", "--end", "2024-01-09T12:00:00"]
-    )
+    not_due = fti_cli("run", "--end", "2024-01-09T12:00:00")
     assert not_due.exit_code == 0 and "No monitor is due" in not_due.output
-    due = runner.invoke(
-        app, ["--home", home, "--project", "mon", "monitor", "run", "--end", "2024-01-10T00:00:00"]
-    )
+    due = fti_cli("run", "--end", "2024-01-10T00:00:00")
     assert due.exit_code == 0 and "no_data" in due.output  # due, but day 9 has no rows
-    shown = runner.invoke(app, ["--home", home, "--project", "mon", "monitor", "show", "cli_drift"])
+    shown = fti_cli("show", "cli_drift")
     assert shown.exit_code == 0 and "temp" in shown.output
     out = tmp_path / "report.html"
-    made = runner.invoke(
-        app,
-        ["--home", home, "--project", "mon", "monitor", "report", "cli_drift", "--out", str(out)],
-    )
+    made = fti_cli("report", "cli_drift", "--out", str(out))
     assert made.exit_code == 0, made.output
     assert "temp: psi over time" in out.read_text()
 

@@ -59,17 +59,11 @@ class LocalArtifactStore:
         target = self._dir(key)
         staged = self._own_staging(staged)
         try:
-            entries: dict[str, FileEntry] = {}
-            for file, rel in _tree(staged):
-                digest, size = _hash_file(file)
-                entries[rel] = FileEntry(digest, size)
-            manifest = manifest_from(entries)
-            (staged / MANIFEST_NAME).write_bytes(manifest.to_bytes())
-            self._move_into_place(staged, target)
+            entries = {rel: FileEntry(*_hash_file(file)) for file, rel in _tree(staged)}
+            return self._commit(staged, target, entries)
         except BaseException:
             self.discard(staged)
             raise
-        return manifest
 
     def discard(self, staged: Path) -> None:
         """Remove a staging directory that will not be committed."""
@@ -91,14 +85,17 @@ class LocalArtifactStore:
             for file, rel in files:
                 destination = staged / rel
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                digest, size = _copy_hashed(file, destination)
-                entries[rel] = FileEntry(digest, size)
-            manifest = manifest_from(entries)
-            (staged / MANIFEST_NAME).write_bytes(manifest.to_bytes())
-            self._move_into_place(staged, target)
+                entries[rel] = FileEntry(*_copy_hashed(file, destination))
+            return self._commit(staged, target, entries)
         except BaseException:
             self.discard(staged)
             raise
+
+    def _commit(self, staged: Path, target: Path, entries: dict[str, FileEntry]) -> Manifest:
+        """Write the manifest of ``entries`` into ``staged`` and move it to ``target``."""
+        manifest = manifest_from(entries)
+        (staged / MANIFEST_NAME).write_bytes(manifest.to_bytes())
+        self._move_into_place(staged, target)
         return manifest
 
     def delete(self, key: str) -> None:
