@@ -1,22 +1,28 @@
 # Everything a fresh machine needs: `make demo` and `make test` create the venv themselves.
+# Installs take their versions from requirements/dev.lock (exact pins, written by uv), so a
+# fresh machine gets what CI tested; `make upgrade` moves the lock to the newest allowed
+# versions and runs the tests on them.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+LOCK := requirements/dev.lock
 STAMP_BASE := $(VENV)/.installed-base
 STAMP_DEV := $(VENV)/.installed-dev
+UV := $(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header \
+	--output-file $(LOCK)
 
-.PHONY: demo test lint typecheck unit install-dev browser clean
+.PHONY: demo test lint typecheck unit install-dev browser docs lock upgrade clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP_BASE): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[demo]'
+$(STAMP_BASE): pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --constraint $(LOCK) -e '.[demo]'
 	touch $@
 
-$(STAMP_DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(STAMP_DEV): pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --constraint $(LOCK) -e '.[dev]'
 	touch $@ $(STAMP_BASE)
 
 install-dev: $(STAMP_DEV)
@@ -31,7 +37,7 @@ lint: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy src
 
-# The report test drives Debian's Chromium (a browser download of Playwright's own cannot work).
+# The browser tests drive Debian's Chromium (a browser download of Playwright's own cannot work).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
@@ -41,5 +47,19 @@ unit: $(STAMP_DEV) browser
 
 test: lint typecheck unit
 
+docs: $(STAMP_DEV)
+	$(BIN)/mkdocs build --strict
+
+# Re-resolve after a dependency was added to pyproject.toml, keeping every other pin.
+lock: $(STAMP_DEV)
+	$(UV)
+
+# Every dependency at the newest version pyproject.toml allows, installed and tested.
+upgrade: $(STAMP_DEV)
+	$(UV) --upgrade
+	$(BIN)/python -m pip install --quiet --constraint $(LOCK) -e '.[dev]'
+	touch $(STAMP_DEV) $(STAMP_BASE)
+	$(MAKE) test
+
 clean:
-	rm -rf $(VENV) .fti .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .fti .pytest_cache .mypy_cache .ruff_cache site
