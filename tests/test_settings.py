@@ -15,7 +15,7 @@ FIELDS = ["offline_url", "online_url", "metadata_url", "artifacts_url"]
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No FTI_* variable of the machine running the tests leaks in."""
-    for variable in ["FTI_HOME", *(f"FTI_{field.upper()}" for field in FIELDS)]:
+    for variable in ["FTI_HOME", "FTI_PROJECT", *(f"FTI_{field.upper()}" for field in FIELDS)]:
         monkeypatch.delenv(variable, raising=False)
 
 
@@ -150,10 +150,10 @@ def test_home_paths_are_made_absolute(
         ('online_url = "unterminated\n', r"fti\.toml is not valid TOML"),
         ("online_url = \n", r"fti\.toml is not valid TOML"),
         ('colour = "blue"\n', r"unknown key\(s\) colour; known: artifacts_url, metadata_url"),
-        ('[online_url]\nurl = "x"\n', r"online_url must be string URL\(s\)"),
-        ("metadata_url = 5432\n", r"metadata_url must be string URL\(s\)"),
-        ("offline_url = true\n", r"offline_url must be string URL\(s\)"),
-        ('artifacts_url = ["a", "b"]\n', r"artifacts_url must be string URL\(s\)"),
+        ('[online_url]\nurl = "x"\n', r"online_url must be string\(s\)"),
+        ("metadata_url = 5432\n", r"metadata_url must be string\(s\)"),
+        ("offline_url = true\n", r"offline_url must be string\(s\)"),
+        ('artifacts_url = ["a", "b"]\n', r"artifacts_url must be string\(s\)"),
     ],
     ids=["unterminated", "no-value", "unknown-key", "table", "int", "bool", "array"],
 )
@@ -188,3 +188,29 @@ def test_unknown_override_is_config_error(tmp_path: Path, overrides: dict[str, s
 
     with pytest.raises(ConfigError, match=rf"unknown setting\(s\): {name}"):
         Settings.load(tmp_path, **overrides)
+
+
+@pytest.mark.parametrize(
+    ("argument", "environment", "file", "expected"),
+    [
+        ("arg", "env", "file", "arg"),
+        (None, "env", "file", "env"),
+        (None, None, "file", "file"),
+        (None, None, None, "default"),
+    ],
+    ids=["argument", "environment", "file", "default"],
+)
+def test_project_setting(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    argument: str | None,
+    environment: str | None,
+    file: str | None,
+    expected: str,
+) -> None:
+    if file:
+        (tmp_path / "fti.toml").write_text(f'project = "{file}"\n', encoding="utf-8")
+    if environment:
+        monkeypatch.setenv("FTI_PROJECT", environment)
+
+    assert Settings.load(tmp_path, project=argument).project == expected

@@ -60,18 +60,25 @@ class Project:
 
 def connect(
     home: str | Path | None = None,
-    project: str = "default",
+    project: str | None = None,
     *,
     online_url: str | None = None,
     metadata_url: str | None = None,
     offline_url: str | None = None,
+    artifacts_url: str | None = None,
 ) -> Project:
     """Open a project. Home: ``home``, else ``$FTI_HOME``, else ``./.fti``.
 
-    Store URLs come from the arguments, ``FTI_*_URL`` variables or ``<home>/fti.toml``;
-    without any, embedded stores under the home folder are used.
+    The project is ``project``, else ``$FTI_PROJECT``, else ``project`` in ``<home>/fti.toml``,
+    else ``"default"``. Store URLs come from the arguments, ``FTI_*_URL`` variables or
+    ``<home>/fti.toml``; without any, embedded stores under the home folder are used.
     """
     settings = Settings.load(
-        home, online_url=online_url, metadata_url=metadata_url, offline_url=offline_url
+        home,
+        project=project,
+        online_url=online_url,
+        metadata_url=metadata_url,
+        offline_url=offline_url,
+        artifacts_url=artifacts_url,
     )
-    return Project(project, settings)
+    return Project(settings.project, settings)

@@ -227,7 +227,7 @@ def test_a_bound_is_stored_exactly_or_refused() -> None:
 def test_a_check_changed_by_the_round_trip_is_refused() -> None:
     original = DataFrameSchema({"x": Column(float, Check.ge(1.5))})
     changed = DataFrameSchema({"x": Column(float, Check.ge(1.0))})
-    with pytest.raises(ExpectationError, match="arguments of check .* change when stored"):
+    with pytest.raises(ExpectationError, match=r"arguments of check .* change when stored"):
         _compare_round_trip(original, changed)
 
 

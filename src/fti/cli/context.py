@@ -22,7 +22,7 @@ class CliState:
     """Options given before the sub-command."""
 
     home: Path | None
-    project: str
+    project: str | None
 
 
 @contextmanager

@@ -21,7 +21,7 @@ def run(ctx: typer.Context) -> None:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    ctx.obj.project = ctx.obj.project if ctx.obj.project != "default" else "flights"
+    ctx.obj.project = ctx.obj.project or "flights"
     with open_project(ctx) as project:
         module.main(project)
 

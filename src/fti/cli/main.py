@@ -44,7 +44,10 @@ def main(
     home: Annotated[
         Path | None, typer.Option(help="fti home folder (default: $FTI_HOME or ./.fti).")
     ] = None,
-    project: Annotated[str, typer.Option(help="Project name.")] = "default",
+    project: Annotated[
+        str | None,
+        typer.Option(help="Project name (default: $FTI_PROJECT, fti.toml, else 'default')."),
+    ] = None,
 ) -> None:
     """fti: versioned features, point-in-time training data, models and predictions."""
     ctx.obj = CliState(home=home, project=project)

@@ -32,7 +32,7 @@ def serve(
     home = str(state.home) if state.home else os.environ.get("FTI_HOME", ".fti")
     config = {
         "home": home,
-        "project": state.project,
+        "project": state.project or os.environ.get("FTI_PROJECT") or "",
         "models": refs,
         "allow_missing": allow_missing,
     }
