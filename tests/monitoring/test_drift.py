@@ -20,6 +20,7 @@ from fti.monitoring.drift import (
     PSI_EPSILON,
     TOP_CATEGORIES,
     FeatureDrift,
+    Histogram,
     compute_drift,
     resolve_thresholds,
 )
@@ -113,8 +114,8 @@ def test_psi_matches_a_hand_computed_example() -> None:
     assert result.metrics["psi"] == pytest.approx(expected, rel=1e-12)
     assert result.histogram is not None
     assert result.histogram.edges == [5.5]
-    assert result.histogram.reference == [5, 5]
-    assert result.histogram.current == [8, 2]
+    assert result.histogram.reference == [0.5, 0.5]
+    assert result.histogram.current == [0.8, 0.2]
     assert result.histogram.labels == ["<= 5.5", "> 5.5"]
 
 
@@ -133,16 +134,16 @@ def test_psi_bins_are_cut_at_reference_quantiles() -> None:
     assert result.histogram is not None
     expected_edges = np.quantile(reference, np.arange(1, 10) / 10)
     np.testing.assert_allclose(result.histogram.edges or [], expected_edges, rtol=1e-12)
-    assert result.histogram.reference == [1000] * 10
+    assert result.histogram.reference == pytest.approx([0.1] * 10)
 
 
 def test_current_values_outside_the_reference_range_land_in_the_outer_bins() -> None:
     result = drift_of(np.arange(100.0), [-1000.0, 1000.0, 50.0], bins=4)
 
     assert result.histogram is not None
-    assert result.histogram.current[0] == 1
-    assert result.histogram.current[-1] == 1
-    assert sum(result.histogram.current) == 3
+    assert result.histogram.current[0] == pytest.approx(1 / 3)
+    assert result.histogram.current[-1] == pytest.approx(1 / 3)
+    assert sum(result.histogram.current) == pytest.approx(1.0)
 
 
 def test_identical_data_have_no_drift() -> None:
@@ -158,6 +159,31 @@ def test_identical_data_have_no_drift() -> None:
     assert result["x"].metrics["mean_shift"] == 0.0
     assert result["s"].metrics["js_distance"] == 0.0
     assert not result["x"].drifted and not result["s"].drifted
+
+
+def test_numeric_histograms_are_shares_so_windows_of_any_size_compare() -> None:
+    # A 6k-row window beside a 220k-row reference from the same distribution: as counts the
+    # window's bars would be 1/37 of the reference's; as shares they match bin for bin.
+    rng = np.random.default_rng(11)
+    reference, current = rng.normal(size=220_000), rng.normal(size=6_000)
+    current[:600] = np.nan  # shares are of the non-null rows
+
+    histogram = drift_of(reference, current).histogram
+
+    assert histogram is not None
+    assert sum(histogram.reference) == pytest.approx(1.0)
+    assert sum(histogram.current) == pytest.approx(1.0)
+    np.testing.assert_allclose(histogram.current, histogram.reference, atol=0.02)
+
+
+def test_stored_count_histograms_are_read_as_shares() -> None:
+    stored = {"labels": ["<= 5", "> 5"], "reference": [30, 10], "current": [1, 3], "unit": "count"}
+
+    histogram = Histogram.from_dict(stored)
+
+    assert histogram.reference == [0.75, 0.25]
+    assert histogram.current == [0.25, 0.75]
+    assert "unit" not in histogram.to_dict()
 
 
 def test_repeated_quantiles_make_fewer_bins() -> None:
@@ -284,7 +310,6 @@ def test_js_distance_matches_scipy_with_unseen_categories() -> None:
     )
     assert shares["new"] == (0.0, 0.6)
     assert shares["c"] == (0.2, 0.0)
-    assert result.histogram.unit == "share"
 
 
 def test_categorical_histogram_keeps_the_top_categories_and_sums_the_rest() -> None:

@@ -106,18 +106,18 @@ OTHER_LABEL = "(other)"
 class Histogram:
     """What a report plots for one feature: the reference beside the current window.
 
-    Numeric features: ``reference`` and ``current`` are row counts in the reference's bins,
-    ``unit`` is ``"count"``, and ``edges`` holds the bins' finite cut points (k edges, k + 1 bins;
-    the outer bins are open-ended; ``labels`` says which side of an edge is closed). Categorical
-    features: the :data:`TOP_CATEGORIES` most frequent categories of both windows, then
-    ``(other)``; ``reference`` and ``current`` are shares of the non-null rows, ``unit`` is
-    ``"share"`` and ``edges`` is None.
+    ``reference`` and ``current`` are shares of each window's non-null rows (each sums to 1, or
+    is all 0 when the window has no non-null value), so a window of a few thousand rows reads
+    against a reference of a few hundred thousand. Numeric features: the bins are the PSI bins,
+    ``edges`` their finite cut points (k edges, k + 1 bins; the outer bins are open-ended;
+    ``labels`` says which side of an edge is closed). Categorical features: the
+    :data:`TOP_CATEGORIES` most frequent categories of both windows, then ``(other)``; ``edges``
+    is None.
     """
 
     labels: list[str]
     reference: list[float]
     current: list[float]
-    unit: Literal["count", "share"]
     edges: list[float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,18 +125,19 @@ class Histogram:
             "labels": list(self.labels),
             "reference": [_json_number(v) for v in self.reference],
             "current": [_json_number(v) for v in self.current],
-            "unit": self.unit,
             "edges": None if self.edges is None else [_json_number(v) for v in self.edges],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Histogram:
         edges = data.get("edges")
+        reference, current = list(data["reference"]), list(data["current"])
+        if data.get("unit") == "count":  # stored before histograms held shares
+            reference, current = _shares(reference), _shares(current)
         return cls(
             labels=[str(v) for v in data["labels"]],
-            reference=list(data["reference"]),
-            current=list(data["current"]),
-            unit=data["unit"],
+            reference=reference,
+            current=current,
             edges=None if edges is None else list(edges),
         )
 
@@ -450,9 +451,8 @@ def _numeric_drift(
     edges, ref_counts, cur_counts, labels = _bins(a, b, bins)
     histogram = Histogram(
         labels=labels,
-        reference=[int(c) for c in ref_counts],
-        current=[int(c) for c in cur_counts],
-        unit="count",
+        reference=_shares(ref_counts.tolist()),
+        current=_shares(cur_counts.tolist()),
         edges=[float(e) for e in edges],
     )
     if b.size:
@@ -583,7 +583,7 @@ def _categorical_drift(
         labels.append(OTHER_LABEL)
         ref_shares.append(float(p[rest].sum()))
         cur_shares.append(float(q[rest].sum()))
-    return metrics, Histogram(labels, ref_shares, cur_shares, unit="share")
+    return metrics, Histogram(labels, ref_shares, cur_shares)
 
 
 def _js_distance(p: FloatArray, q: FloatArray) -> float:
@@ -614,6 +614,12 @@ def _crosses(metric: str, value: float | None, limit: float) -> bool:
     if value is None:
         return False
     return value < limit if metric in _LOW_MEANS_DRIFT else value > limit
+
+
+def _shares(counts: Sequence[float]) -> list[float]:
+    """Counts as shares of their sum; all 0 when the sum is 0 (a window of nulls only)."""
+    total = float(sum(counts))
+    return [float(c) / total if total else 0.0 for c in counts]
 
 
 def _finite(value: Any) -> float | None:

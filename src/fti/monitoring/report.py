@@ -82,7 +82,7 @@ def _histogram(go: Any, name: str, drift: Any, result: MonitorResult) -> Any:
     figure.update_layout(
         title=f"{name}: reference vs latest window ({'drifted' if drift.drifted else 'ok'})",
         barmode="group",
-        yaxis_title=histogram.unit,
+        yaxis_title="share of non-null rows",
         height=320,
     )
     return figure
