@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import shutil
 import threading
 import time
@@ -134,9 +135,11 @@ def test_a_timing_out_webhook_does_not_fail_the_run(
     assert monitor.history()[0].alert["sent"] is False
 
 
-def test_model_monitor_computes_quality_per_window(
-    setup: tuple[fti.Project, fti.FeatureView],
-) -> None:
+@pytest.fixture
+def scored(setup: tuple[fti.Project, fti.FeatureView]) -> fti.Project:
+    """A model of lateness from temperature, which cannot predict it: accuracy is about one
+    minus the rate of late rows, 0.7 on days 0-6 and 0.4 on day 7 (drifted: more late rows,
+    warmer, so its scores drift too). Every day is scored."""
     project, view = setup
     x, y = view.get_training_data(1)
     estimator = LogisticRegression().fit(x[["temp"]], y)
@@ -149,12 +152,111 @@ def test_model_monitor_computes_quality_per_window(
     )
     model.save(estimator)
     batch_predict(model, T0, T0 + 8 * DAY)
-    monitor = project.monitoring.create_model_monitor("late_model", "obs", "late", window="1d")
+    return project
+
+
+def test_model_monitor_computes_quality_per_window(scored: fti.Project) -> None:
+    monitor = scored.monitoring.create_model_monitor("late_model", "obs", "late", window="1d")
     result = monitor.run(T0 + 7 * DAY)
     assert result.rows == 300
     assert 0.0 <= result.quality["accuracy"] <= 1.0
     assert result.quality["roc_auc"] is not None and result.quality["log_loss"] > 0
     assert monitor.run(T0 + 30 * DAY).status == "no_data"
+
+
+def test_a_window_below_a_quality_minimum_is_degraded(scored: fti.Project) -> None:
+    monitor = scored.monitoring.create_model_monitor(
+        "late_model",
+        "obs",
+        "late",
+        window="1d",
+        quality_thresholds={"accuracy": 0.6, "log_loss": 2.0},
+    )
+
+    calm = monitor.run(T0 + 7 * DAY)
+    worse = monitor.run(T0 + 8 * DAY)
+
+    assert calm.status == "ok" and calm.quality["accuracy"] > 0.6
+    assert worse.quality["accuracy"] < 0.6 and worse.quality["log_loss"] < 2.0
+    assert worse.status == "degraded"  # the scores drifted too: degraded wins
+    assert worse.degraded == ["accuracy"] and worse.drifted == ["score"]
+    assert f"accuracy {worse.quality['accuracy']:.3f} < 0.6 (minimum)" in worse.crossed
+    assert any(line.startswith("score: psi ") for line in worse.crossed)
+    stored = scored.monitoring.get_monitor(monitor.name)
+    assert stored.quality_thresholds == {"accuracy": 0.6, "log_loss": 2.0}
+    assert [(r.status, r.degraded) for r in stored.history()] == [
+        ("ok", []),
+        ("degraded", ["accuracy"]),
+    ]
+
+
+def test_a_quality_maximum_is_crossed_from_below(scored: fti.Project) -> None:
+    monitor = scored.monitoring.create_model_monitor(
+        "late_model", "obs", "late", window="1d", quality_thresholds={"log_loss": 0.65}
+    )
+
+    calm, worse = monitor.run(T0 + 7 * DAY), monitor.run(T0 + 8 * DAY)
+
+    assert calm.quality["log_loss"] < 0.65 < worse.quality["log_loss"]
+    assert (calm.status, worse.status) == ("ok", "degraded")
+    assert worse.crossed[-1] == f"log_loss {worse.quality['log_loss']:.3f} > 0.65 (maximum)"
+
+
+def test_score_drift_without_a_crossed_quality_threshold_stays_drift(scored: fti.Project) -> None:
+    monitor = scored.monitoring.create_model_monitor(
+        "late_model", "obs", "late", window="1d", quality_thresholds={"accuracy": 0.1}
+    )
+
+    result = monitor.run(T0 + 8 * DAY)
+
+    assert (result.status, result.drifted, result.degraded) == ("drift", ["score"], [])
+
+
+def test_without_quality_thresholds_quality_does_not_set_the_status(scored: fti.Project) -> None:
+    monitor = scored.monitoring.create_model_monitor("late_model", "obs", "late", window="1d")
+
+    assert monitor.quality_thresholds == {}
+    assert monitor.run(T0 + 8 * DAY).status == "drift"  # accuracy 0.4, but no minimum was set
+
+
+def test_a_degraded_window_is_posted(
+    scored: fti.Project, webhook: tuple[str, type[Receiver]]
+) -> None:
+    url, receiver = webhook
+    monitor = scored.monitoring.create_model_monitor(
+        "late_model", "obs", "late", quality_thresholds={"accuracy": 0.6}, webhook_url=url
+    )
+
+    result = monitor.run(T0 + 8 * DAY)
+
+    assert result.alert == {"sent": True, "status": 204}
+    assert receiver.received[0]["status"] == "degraded"
+    assert receiver.received[0]["degraded"] == ["accuracy"]
+    assert receiver.received[0]["crossed"] == result.crossed
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "message"),
+    [
+        ({"f1": 0.5}, "unknown quality metric 'f1'"),
+        ({"accuracy": 1.5}, "'accuracy' must be between 0 and 1"),
+        ({"log_loss": -0.1}, "'log_loss' must be >= 0"),
+        ({"roc_auc": math.nan}, "must be a finite number"),
+        ({"roc_auc": True}, "must be a finite number"),
+        ({"roc_auc": "0.7"}, "must be a finite number"),
+        ({"accuracy": 0.8, "mae": 3.0}, "mix classification metrics"),
+        ({"rmse": 3.0}, "rmse is not measured on them"),
+    ],
+    ids=["unknown", "above-one", "negative", "nan", "bool", "string", "mixed", "wrong-task"],
+)
+def test_invalid_quality_thresholds_are_rejected_and_nothing_is_created(
+    scored: fti.Project, thresholds: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(fti.InvalidArgumentError, match=message):
+        scored.monitoring.create_model_monitor(
+            "late_model", "obs", "late", quality_thresholds=thresholds
+        )
+    assert scored.monitoring.list_monitors() == []
 
 
 def test_cli_run_exits_1_on_drift_and_report_renders(

@@ -60,12 +60,14 @@ from fti.errors import InvalidArgumentError, SchemaError
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
+    "METRIC_DESCRIPTIONS",
     "PSI_EPSILON",
     "THRESHOLD_METRICS",
     "TOP_CATEGORIES",
     "FeatureDrift",
     "Histogram",
     "compute_drift",
+    "describe_threshold",
     "resolve_thresholds",
 ]
 
@@ -85,6 +87,26 @@ missing. ``ks_pvalue`` is reported but not thresholded by default: with windows 
 rows the test rejects for shifts far too small to matter, so the p-value is tiny almost always.
 ``mean_shift`` is not thresholded by default either: PSI and KS already see a moved mean.
 """
+
+METRIC_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "psi": "Population stability index: the reference is cut into bins at its deciles, and "
+        "PSI sums (current share - reference share) x ln(current share / reference share) over "
+        "the bins. 0 means the same shares; 0.1 is a moderate shift, 0.2 a significant one.",
+        "ks_statistic": "Kolmogorov-Smirnov statistic: the largest gap between the two "
+        "cumulative distributions. 0.1 means that, at some value, a tenth more of one window's "
+        "rows lie below it than of the other's.",
+        "ks_pvalue": "p-value of the Kolmogorov-Smirnov test: small means the two windows are "
+        "unlikely to come from one distribution. With thousands of rows it is tiny even for "
+        "shifts too small to matter.",
+        "js_distance": "Jensen-Shannon distance between the category shares, base 2: 0 for the "
+        "same shares, 1 for no category in common; 0.1 is a moderate change of the mix.",
+        "mean_shift": "How far the mean moved, in standard deviations of the reference.",
+        "null_rate_shift": "Change of the share of rows without a value: 0.1 is ten points more "
+        "(or fewer) rows missing.",
+    }
+)
+"""What each drift metric measures, in a sentence or two (the report shows these)."""
 
 THRESHOLD_METRICS = frozenset(
     {"psi", "ks_statistic", "ks_pvalue", "js_distance", "mean_shift", "null_rate_shift"}
@@ -142,7 +164,7 @@ class Histogram:
         )
 
 
-@dataclass
+@dataclass(repr=False)
 class FeatureDrift:
     """The drift of one feature between the reference and the current window.
 
@@ -176,6 +198,14 @@ class FeatureDrift:
             "thresholds": dict(self.thresholds),
             "histogram": None if self.histogram is None else self.histogram.to_dict(),
         }
+
+    def __repr__(self) -> str:
+        # The metrics and the histogram would run to screens; the verdict and its cause do not.
+        return (
+            f"FeatureDrift(feature={self.feature!r}, kind={self.kind!r}, "
+            f"drifted={self.drifted}, crossed={self.crossed!r}, "
+            f"reference_rows={self.reference_rows}, current_rows={self.current_rows})"
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureDrift:
@@ -222,6 +252,13 @@ def resolve_thresholds(overrides: Mapping[str, float | None] | None = None) -> d
             )
         resolved[metric] = float(value)
     return resolved
+
+
+def describe_threshold(metric: str, limit: float, value: float | None = None) -> str:
+    """When ``metric`` counts as drift, e.g. ``"psi > 0.2"`` or ``"ks_pvalue < 0.01"``; with
+    ``value``, the crossing itself, e.g. ``"psi 1.9 > 0.2"``."""
+    shown = metric if value is None else f"{metric} {value:.3g}"
+    return f"{shown} {'<' if metric in _LOW_MEANS_DRIFT else '>'} {limit:g}"
 
 
 def compute_drift(

@@ -1,14 +1,17 @@
 """Monitors: feature drift of a view against a training dataset, and model quality over time.
 
 A monitor is a metadata entity (kind ``monitor``); each run stores a :class:`MonitorResult`
-as a record keyed by its window's end, so ``history()`` is a time series. A crossed threshold
-is logged and, when a webhook URL is configured, POSTed as JSON; a failing webhook is recorded
-in the result and never fails the run.
+as a record keyed by its window's end, so ``history()`` is a time series. A window is "drift"
+when a drift threshold is crossed (:mod:`fti.monitoring.drift`) and, for model monitors,
+"degraded" when a quality threshold is (:mod:`fti.monitoring.quality`). Either is logged and,
+when a webhook URL is configured, POSTed as JSON; a failing webhook is recorded in the result and
+never fails the run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import logging
 import math
@@ -18,12 +21,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
-from fti.errors import InvalidArgumentError
+from fti.errors import InvalidArgumentError, NotFoundError
 from fti.feature_store.training_data import SPLIT_COLUMN, TRAIN, to_utc
-from fti.monitoring.drift import FeatureDrift, compute_drift, resolve_thresholds
+from fti.monitoring.drift import (
+    FeatureDrift,
+    compute_drift,
+    describe_threshold,
+    resolve_thresholds,
+)
+from fti.monitoring.quality import (
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    compute_quality,
+    crossed_quality,
+    describe_quality_threshold,
+    resolve_quality_thresholds,
+)
 from fti.names import check_name
 
 if TYPE_CHECKING:
@@ -36,6 +51,8 @@ logger = logging.getLogger(__name__)
 KIND = "monitor"
 RESULT = "result"
 WEBHOOK_TIMEOUT_SECONDS = 5.0
+ALERT_STATUSES = frozenset({"drift", "degraded"})
+"""The statuses that alert (log, webhook) and make ``fti monitor run`` exit 1."""
 
 
 @dataclass
@@ -46,16 +63,36 @@ class MonitorResult:
     window_start: dt.datetime
     window_end: dt.datetime
     status: str
-    """"ok", "drift" (a threshold crossed) or "no_data" (the window had no rows)."""
+    """"ok"; "drift" (a drift threshold crossed); "degraded" (a quality threshold crossed, which
+    wins over drift in the same window: the model is measurably worse); "no_data" (no rows)."""
     rows: int
     features: dict[str, FeatureDrift] = field(default_factory=dict)
     quality: dict[str, float | None] = field(default_factory=dict)
     alert: dict[str, Any] = field(default_factory=dict)
+    quality_thresholds: dict[str, float] = field(default_factory=dict)
+    """The quality thresholds applied (model monitors): metric -> minimum or maximum."""
+    degraded: list[str] = field(default_factory=list)
+    """The quality metrics that crossed their threshold, in the order of the thresholds."""
 
     @property
     def drifted(self) -> list[str]:
         """The features (or predictions) whose drift crossed a threshold."""
         return [name for name, d in self.features.items() if d.drifted]
+
+    @property
+    def crossed(self) -> list[str]:
+        """Each crossed threshold with the value that crossed it, e.g. ``"temp: psi 1.9 > 0.2"``
+        or ``"accuracy 0.724 < 0.8 (minimum)"``."""
+        lines = [
+            f"{name}: {describe_threshold(m, drift.thresholds[m], drift.metrics.get(m))}"
+            for name, drift in self.features.items()
+            for m in drift.crossed
+        ]
+        lines += [
+            describe_quality_threshold(m, self.quality_thresholds[m], self.quality.get(m))
+            for m in self.degraded
+        ]
+        return lines
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly form."""
@@ -68,6 +105,8 @@ class MonitorResult:
             "features": {k: v.to_dict() for k, v in self.features.items()},
             "quality": {k: _finite(v) for k, v in self.quality.items()},
             "alert": self.alert,
+            "quality_thresholds": dict(self.quality_thresholds),
+            "degraded": list(self.degraded),
         }
 
     @classmethod
@@ -82,6 +121,14 @@ class MonitorResult:
             features={k: FeatureDrift.from_dict(v) for k, v in data["features"].items()},
             quality=dict(data.get("quality", {})),
             alert=dict(data.get("alert", {})),
+            quality_thresholds=dict(data.get("quality_thresholds", {})),
+            degraded=list(data.get("degraded", [])),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"MonitorResult(monitor={self.monitor!r}, window_end={self.window_end.isoformat()!r}, "
+            f"status={self.status!r}, rows={self.rows}, crossed={self.crossed!r})"
         )
 
 
@@ -112,6 +159,50 @@ class Monitor:
         """The length of a detection window."""
         return dt.timedelta(seconds=float(self.body["window_seconds"]))
 
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """The drift thresholds: metric -> the value beyond which a feature (or score) drifted."""
+        return dict(self.body.get("thresholds") or {})
+
+    @property
+    def quality_thresholds(self) -> dict[str, float]:
+        """The quality thresholds of a model monitor: metric -> minimum or maximum ({} if none)."""
+        return dict(self.body.get("quality_thresholds") or {})
+
+    @property
+    def watches(self) -> str:
+        """What the monitor watches, in a line."""
+        if self.kind == "feature":
+            features = self.body.get("features")
+            what = f"{len(features)} features" if features else "all features"
+            text = f"{what} of view {self.body['view']} v{self.body['view_version']}"
+            source = self.body.get("source_feature_group")
+            return f"{text}, as logged in {source}" if source else text
+        return (
+            f"model {self.body['model']}: {self.body['predictions_group']} against "
+            f"{self.body['label_feature_group']}.{self.body['label_column']}"
+        )
+
+    @property
+    def reference(self) -> str:
+        """What each window is compared with, in a sentence."""
+        if self.kind == "model":
+            return (
+                "Scores: every prediction made before the window (the score's drift). Quality: "
+                "the quality thresholds, as there is no reference window of labelled quality."
+            )
+        version = int(self.body["reference_training_dataset_version"])
+        view = f"view {self.body['view']} v{self.body['view_version']}"
+        try:
+            dataset = self._view().training_dataset(version)
+        except NotFoundError:
+            return f"Training dataset {version} of {view}, which no longer exists."
+        described = f' ("{dataset.description}")' if dataset.description else ""
+        return (
+            f"The train rows of training dataset {version} of {view}{described}: "
+            f"{_span(dataset.start_time, dataset.end_time, dataset.created_at)}."
+        )
+
     def run(self, end_time: dt.datetime | str | None = None) -> MonitorResult:
         """Compute the window ending at ``end_time`` (now when None), store and alert."""
         end = to_utc(end_time) or dt.datetime.now(dt.UTC)
@@ -120,8 +211,10 @@ class Monitor:
             result = self._feature_run(start, end)
         else:
             result = self._model_run(start, end)
-        if result.status == "drift":
-            logger.warning("monitor %s: drift in %s", self.name, ", ".join(result.drifted))
+        if result.status in ALERT_STATUSES:
+            logger.warning(
+                "monitor %s: %s: %s", self.name, result.status, "; ".join(result.crossed)
+            )
             if self.body.get("webhook_url"):
                 result.alert = _post(self.body["webhook_url"], result)
         self._metadata.add_record(
@@ -145,6 +238,14 @@ class Monitor:
     def delete(self) -> None:
         """Delete the monitor and its history."""
         self._metadata.delete(KIND, self._project, self.name, 1)
+
+    def __repr__(self) -> str:
+        if self.kind == "feature":
+            watched = f"view={self.body['view']!r}, view_version={self.body['view_version']}"
+        else:
+            watched = f"model={self.body['model']!r}"
+        window = describe_duration(self.window)
+        return f"Monitor(name={self.name!r}, kind={self.kind!r}, {watched}, window={window!r})"
 
     def _view(self) -> FeatureView:
         return self._store.get_feature_view(self.body["view"], self.body["view_version"])
@@ -183,9 +284,8 @@ class Monitor:
         before = joined[times < start]
         if window.empty:
             return MonitorResult(self.name, start, end, "no_data", 0)
-        quality = _quality(window, label)
+        quality = compute_quality(window, label)
         drift: dict[str, FeatureDrift] = {}
-        status = "ok"
         if "score" in window.columns and len(before):
             drift = compute_drift(
                 before[["score"]],
@@ -193,8 +293,21 @@ class Monitor:
                 features=["score"],
                 thresholds=self.body.get("thresholds"),
             )
-            status = "drift" if drift["score"].drifted else "ok"
-        return MonitorResult(self.name, start, end, status, len(window), drift, quality)
+        limits = self.quality_thresholds
+        degraded = crossed_quality(quality, limits)
+        drifted = bool(drift) and drift["score"].drifted
+        status = "degraded" if degraded else "drift" if drifted else "ok"
+        return MonitorResult(
+            self.name,
+            start,
+            end,
+            status,
+            len(window),
+            drift,
+            quality,
+            quality_thresholds=limits,
+            degraded=degraded,
+        )
 
 
 class Monitoring:
@@ -204,6 +317,9 @@ class Monitoring:
         self._project = project
         self._store = store
         self._metadata = metadata
+
+    def __repr__(self) -> str:
+        return f"Monitoring(project={self._project!r})"
 
     def create_feature_monitor(
         self,
@@ -255,15 +371,24 @@ class Monitoring:
         name: str | None = None,
         predictions_group: str | None = None,
         thresholds: Mapping[str, float] | None = None,
+        quality_thresholds: Mapping[str, float] | None = None,
         webhook_url: str | None = None,
     ) -> Monitor:
-        """Quality of a model's predictions once labels arrive, and drift of its scores."""
+        """Quality of a model's predictions once labels arrive, and drift of its scores.
+
+        ``quality_thresholds`` map quality metrics (:data:`~fti.monitoring.quality.QUALITY_METRICS`)
+        to a minimum (accuracy, roc_auc) or a maximum (log_loss, mae, rmse), e.g.
+        ``{"roc_auc": 0.70, "accuracy": 0.80}``: a window that crosses one is "degraded". There
+        are none by default, so the status follows only the drift of the scores (``thresholds``).
+        """
         check_name(model_name, "model name")
         monitor = name or f"{model_name}_quality"
         group = predictions_group or f"{model_name}_predictions"
         labels = self._store.get_feature_group(label_feature_group)
         if label_column not in [f.name for f in labels.features or []]:
             raise InvalidArgumentError(f"{labels!r} has no column {label_column!r}")
+        quality = resolve_quality_thresholds(quality_thresholds)
+        self._check_quality_metrics(group, quality)
         body = {
             "type": "model",
             "model": model_name,
@@ -272,13 +397,18 @@ class Monitoring:
             "label_column": label_column,
             "window_seconds": _seconds(window),
             "thresholds": resolve_thresholds(thresholds),
+            "quality_thresholds": quality,
             "webhook_url": webhook_url,
         }
         return self._create(monitor, body)
 
     def get_monitor(self, name: str) -> Monitor:
-        """A monitor by name; NotFoundError when absent."""
-        entity = self._metadata.get(KIND, self._project, check_name(name, "monitor name"), 1)
+        """A monitor by name; NotFoundError, naming the monitors that exist, when absent."""
+        check_name(name, "monitor name")
+        try:
+            entity = self._metadata.get(KIND, self._project, name, 1)
+        except NotFoundError as exc:
+            raise NotFoundError(self._not_found(name)) from exc
         return Monitor(self._store, self._metadata, self._project, entity.body, name)
 
     def list_monitors(self) -> list[Monitor]:
@@ -291,6 +421,41 @@ class Monitoring:
     def _create(self, name: str, body: dict[str, Any]) -> Monitor:
         self._metadata.create(KIND, self._project, name, 1, body)
         return Monitor(self._store, self._metadata, self._project, body, name)
+
+    def _not_found(self, name: str) -> str:
+        names = [e.name for e in self._metadata.list(KIND, self._project)]
+        if not names:
+            return (
+                f"project {self._project!r} has no monitor {name!r}: it has no monitors yet. "
+                "Create one with view.create_monitor(name, reference_training_dataset_version) "
+                "or project.monitoring.create_model_monitor(model_name, label_feature_group, "
+                "label_column)"
+            )
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        return (
+            f"project {self._project!r} has no monitor {name!r}.{hint} "
+            f"Its monitors: {', '.join(names)}"
+        )
+
+    def _check_quality_metrics(self, predictions_group: str, quality: Mapping[str, float]) -> None:
+        """Quality thresholds must name metrics of the model's task, once its predictions tell."""
+        if not quality:
+            return
+        try:
+            group = self._store.get_feature_group(predictions_group)
+        except NotFoundError:
+            return  # batch_predict creates the group with the model's first predictions
+        columns = {f.name for f in group.features or []}
+        classifier = "score" in columns
+        measured = CLASSIFICATION_METRICS if classifier else REGRESSION_METRICS
+        unmeasured = sorted(set(quality) - measured)
+        if unmeasured:
+            task = "a classifier's scores" if classifier else "regression predictions (no score)"
+            raise InvalidArgumentError(
+                f"{group!r} holds {task}: {', '.join(unmeasured)} is not measured on them; "
+                f"quality thresholds can be set on {', '.join(sorted(measured))}"
+            )
 
 
 def _group_window(
@@ -315,36 +480,15 @@ def _reference_rows(view: FeatureView, version: int) -> pd.DataFrame:
     return train if len(train) else frame
 
 
-def _quality(window: pd.DataFrame, label: str) -> dict[str, float | None]:
-    from sklearn import metrics
-
-    known = window[window[label].notna()]
-    if known.empty:
-        return {"labelled_rows": 0.0}
-    y = known[label].astype(int if known[label].dtype == bool else float).to_numpy()
-    prediction = known["prediction"].to_numpy()
-    quality: dict[str, float | None] = {"labelled_rows": float(len(known))}
-    if "score" in known.columns:
-        score = known["score"].to_numpy(dtype=float)
-        quality["accuracy"] = float(np.mean(prediction.astype(y.dtype) == y))
-        two_classes = len(np.unique(y)) == 2
-        quality["roc_auc"] = float(metrics.roc_auc_score(y, score)) if two_classes else None
-        quality["log_loss"] = float(
-            metrics.log_loss(y, np.clip(score, 1e-15, 1 - 1e-15), labels=[0, 1])
-        )
-    else:
-        error = prediction.astype(float) - y
-        quality["mae"] = float(np.mean(np.abs(error)))
-        quality["rmse"] = float(math.sqrt(np.mean(error**2)))
-    return quality
-
-
 def _post(url: str, result: MonitorResult) -> dict[str, Any]:
     payload = {
         "monitor": result.monitor,
+        "status": result.status,
         "window_start": result.window_start.isoformat(),
         "window_end": result.window_end.isoformat(),
         "drifted": result.drifted,
+        "degraded": result.degraded,
+        "crossed": result.crossed,
         "quality": {k: _finite(v) for k, v in result.quality.items()},
     }
     request = urllib.request.Request(
@@ -369,6 +513,23 @@ def _seconds(window: str | dt.timedelta) -> float:
     if not isinstance(window, dt.timedelta) or window <= dt.timedelta(0):
         raise InvalidArgumentError(f"window must be a positive duration, got {window!r}")
     return window.total_seconds()
+
+
+def describe_duration(duration: dt.timedelta) -> str:
+    """A window length as people say it: "7 days", "1 day", "6 hours", "90 minutes"."""
+    seconds = duration.total_seconds()
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds:g} seconds"
+
+
+def _span(start: dt.datetime | None, end: dt.datetime | None, created: dt.datetime) -> str:
+    """The event times a training dataset covers, in words."""
+    since = f"from {start:%Y-%m-%d %H:%M} UTC" if start else "from the first row"
+    until = f"to {end:%Y-%m-%d %H:%M} UTC" if end else f"to its creation on {created:%Y-%m-%d}"
+    return f"event times {since} {until}"
 
 
 def _finite(value: float | None) -> float | None:
