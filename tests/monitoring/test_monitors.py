@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import shutil
 import threading
 import time
@@ -352,3 +353,56 @@ def test_monitor_windows_can_come_from_a_log_group(
     other.insert(pd.DataFrame({"id": [1], "t": [T0], "x": [1.0]}))
     with pytest.raises(fti.InvalidArgumentError, match="lacks"):
         view.create_monitor("no_temp", 1, source_feature_group="other_log")
+
+
+# Finding monitors and telling what they are ---------------------------------------------------
+
+
+def test_an_unknown_monitor_names_the_ones_that_exist(
+    setup: tuple[fti.Project, fti.FeatureView],
+) -> None:
+    project, view = setup
+    view.create_monitor("obs_drift", reference_training_dataset_version=1)
+    view.create_monitor("obs_weekly", reference_training_dataset_version=1, window="7d")
+
+    with pytest.raises(fti.NotFoundError) as caught:
+        project.monitoring.get_monitor("obs_drfit")
+
+    message = str(caught.value)
+    assert "no monitor 'obs_drfit'" in message
+    assert "Did you mean 'obs_drift'?" in message
+    assert "Its monitors: obs_drift, obs_weekly" in message
+
+
+def test_an_unknown_monitor_in_a_project_without_monitors_says_how_to_create_one(
+    setup: tuple[fti.Project, fti.FeatureView],
+) -> None:
+    project, _ = setup
+
+    with pytest.raises(fti.NotFoundError, match=r"no monitors yet\. Create one with view\."):
+        project.monitoring.get_monitor("anything")
+
+
+def test_reprs_say_what_the_objects_are(setup: tuple[fti.Project, fti.FeatureView]) -> None:
+    project, view = setup
+    drift = view.create_monitor("obs_drift", reference_training_dataset_version=1, window="1d")
+    quality = project.monitoring.create_model_monitor("late_model", "obs", "late", window="7d")
+    result = drift.run(T0 + 8 * DAY)
+
+    assert repr(project.monitoring) == "Monitoring(project='mon')"
+    assert repr(drift) == (
+        "Monitor(name='obs_drift', kind='feature', view='obs_view', view_version=1, window='1 day')"
+    )
+    assert repr(quality) == (
+        "Monitor(name='late_model_quality', kind='model', model='late_model', window='7 days')"
+    )
+    assert re.fullmatch(
+        r"MonitorResult\(monitor='obs_drift', window_end='2024-01-09T00:00:00\+00:00', "
+        r"status='drift', rows=300, crossed=\['temp: psi [\d.]+ > 0\.2', "
+        r"'temp: ks_statistic [\d.]+ > 0\.1', 'city: js_distance [\d.]+ > 0\.1'\]\)",
+        repr(result),
+    )
+    assert repr(result.features["temp"]) == (
+        "FeatureDrift(feature='temp', kind='numeric', drifted=True, "
+        "crossed=['psi', 'ks_statistic'], reference_rows=1500, current_rows=300)"
+    )
