@@ -1,4 +1,5 @@
-"""``fti monitor``: run monitors (exit 1 on drift), show one, write its HTML report."""
+"""``fti monitor``: list monitors, run them (exit 1 on drift or degraded quality), show one,
+write its HTML report."""
 
 from __future__ import annotations
 
@@ -10,9 +11,44 @@ import typer
 from rich.table import Table
 
 from fti.cli.context import console, open_project
-from fti.monitoring.monitors import MonitorResult
+from fti.monitoring.drift import describe_threshold
+from fti.monitoring.monitors import ALERT_STATUSES, MonitorResult, describe_duration
+from fti.monitoring.quality import describe_quality_threshold
 
 app = typer.Typer(help="Monitors: feature drift and model quality.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_monitors(ctx: typer.Context) -> None:
+    """Every monitor of the project: what it watches, its window and thresholds, its last run."""
+    with open_project(ctx) as project:
+        monitors = project.monitoring.list_monitors()
+        if not monitors:
+            console.print(
+                f"Project {project.name!r} has no monitors. Create one with "
+                "view.create_monitor(...) or project.monitoring.create_model_monitor(...)."
+            )
+            return
+        table = Table(title=f"Monitors of project {project.name}")
+        for column in ("monitor", "kind", "watches", "window", "thresholds", "last run", "status"):
+            table.add_column(column)
+        for monitor in monitors:
+            thresholds = [describe_threshold(m, v) for m, v in monitor.thresholds.items()]
+            thresholds += [
+                describe_quality_threshold(m, v) for m, v in monitor.quality_thresholds.items()
+            ]
+            history = monitor.history()
+            last = history[-1] if history else None
+            table.add_row(
+                monitor.name,
+                monitor.kind,
+                monitor.watches,
+                describe_duration(monitor.window),
+                "\n".join(thresholds) or "-",
+                f"window to {last.window_end:%Y-%m-%d %H:%M}" if last else "never",
+                _status(last.status) if last else "-",
+            )
+        console.print(table)
 
 
 @app.command("run")
@@ -22,7 +58,8 @@ def run(
     end: Annotated[dt.datetime | None, typer.Option(help="Window end (UTC; default now).")] = None,
 ) -> None:
     """Run the named monitors, or every monitor that is due (a window has passed since its
-    last run); exit code 1 when any threshold is crossed (for cron and CI)."""
+    last run); exit code 1 when a window drifted or its quality crossed a threshold (for cron
+    and CI)."""
     with open_project(ctx) as project:
         monitoring = project.monitoring
         if names:
@@ -35,7 +72,7 @@ def run(
             table.add_column(column)
         for monitor in monitors:
             result = monitor.run(end)
-            crossed = crossed or result.status == "drift"
+            crossed = crossed or result.status in ALERT_STATUSES
             table.add_row(*_row(result))
         console.print(table if monitors else "No monitor is due.")
     if crossed:
@@ -85,14 +122,21 @@ def report(
 
 def _row(result: MonitorResult) -> list[str]:
     quality = ", ".join(
-        f"{k} {v:.3f}" for k, v in result.quality.items() if v is not None and k != "labelled_rows"
+        f"[red]{describe_quality_threshold(k, result.quality_thresholds[k], v)}[/]"
+        if k in result.degraded
+        else f"{k} {v:.3f}"
+        for k, v in result.quality.items()
+        if v is not None and k != "labelled_rows"
     )
-    status = "[red]drift[/]" if result.status == "drift" else result.status
     return [
         result.monitor,
         f"{result.window_end:%Y-%m-%d %H:%M}",
-        status,
+        _status(result.status),
         f"{result.rows:,}",
         ", ".join(result.drifted) or "-",
         quality or "-",
     ]
+
+
+def _status(status: str) -> str:
+    return f"[red]{status}[/]" if status in ALERT_STATUSES else status

@@ -174,7 +174,8 @@ class Monitor:
         """What the monitor watches, in a line."""
         if self.kind == "feature":
             features = self.body.get("features")
-            what = f"{len(features)} features" if features else "all features"
+            count = len(features or [])
+            what = f"{count} feature{'s' if count != 1 else ''}" if count else "all features"
             text = f"{what} of view {self.body['view']} v{self.body['view_version']}"
             source = self.body.get("source_feature_group")
             return f"{text}, as logged in {source}" if source else text
