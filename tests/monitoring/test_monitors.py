@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import math
 import re
@@ -25,6 +26,8 @@ import fti
 from fti.cli.main import app
 from fti.inference.batch import batch_predict
 from fti.monitoring import monitors
+from fti.monitoring.drift import METRIC_DESCRIPTIONS
+from fti.monitoring.quality import QUALITY_METRIC_DESCRIPTIONS
 from fti.monitoring.report import write_report
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -260,31 +263,153 @@ def test_invalid_quality_thresholds_are_rejected_and_nothing_is_created(
     assert scored.monitoring.list_monitors() == []
 
 
+def fti_cli(project: fti.Project, *args: str) -> Result:
+    """``fti --home ... --project mon monitor ARGS``, on a terminal wide enough for the tables."""
+    base = ["--home", str(project.settings.home), "--project", "mon", "monitor"]
+    return CliRunner().invoke(app, [*base, *args], env={"COLUMNS": "250"})
+
+
+def test_cli_run_exits_1_on_degraded_quality(scored: fti.Project) -> None:
+    scored.monitoring.create_model_monitor(
+        "late_model", "obs", "late", quality_thresholds={"accuracy": 0.6, "roc_auc": 0.1}
+    )
+
+    calm = fti_cli(scored, "run", "late_model_quality", "--end", "2024-01-07T00:00:00")
+    worse = fti_cli(scored, "run", "late_model_quality", "--end", "2024-01-09T00:00:00")
+
+    assert calm.exit_code == 0, calm.output
+    assert worse.exit_code == 1, worse.output
+    assert "degraded" in worse.output
+    assert re.search(r"accuracy 0\.\d{3} < 0\.6 \(minimum\)", worse.output)
+
+
+def test_cli_list_shows_each_monitor_its_thresholds_and_last_run(
+    setup: tuple[fti.Project, fti.FeatureView], scored: fti.Project
+) -> None:
+    project, view = setup
+    drift = view.create_monitor(
+        "obs_drift", 1, window="7d", features=["temp"], thresholds={"ks_pvalue": 0.01}
+    )
+    project.monitoring.create_model_monitor(
+        "late_model", "obs", "late", quality_thresholds={"accuracy": 0.6, "log_loss": 0.7}
+    )
+    drift.run(T0 + 8 * DAY)
+
+    listed = fti_cli(project, "list")
+
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    drift_row = next(line for line in lines if "obs_drift" in line)
+    for text in ("feature", "1 feature of view obs_view v1", "7 days", "drift"):
+        assert text in drift_row
+    assert "window to 2024-01-09 00:00" in drift_row
+    assert any("ks_pvalue < 0.01" in line for line in lines)
+    assert any("psi > 0.2" in line for line in lines)
+    model_row = next(line for line in lines if "late_model_quality" in line)
+    for text in ("model", "model late_model: late_model_predictions against obs.late", "never"):
+        assert text in model_row
+    assert any("accuracy < 0.6 (minimum)" in line for line in lines)
+    assert any("log_loss > 0.7 (maximum)" in line for line in lines)
+
+
+def test_cli_list_without_monitors_says_how_to_create_one(
+    setup: tuple[fti.Project, fti.FeatureView],
+) -> None:
+    listed = fti_cli(setup[0], "list")
+
+    assert listed.exit_code == 0
+    assert "has no monitors. Create one with view.create_monitor" in listed.output
+
+
+def test_cli_an_unknown_monitor_is_exit_2_naming_the_monitors(
+    setup: tuple[fti.Project, fti.FeatureView],
+) -> None:
+    project, view = setup
+    view.create_monitor("obs_drift", 1)
+
+    shown = fti_cli(project, "show", "obs_drfit")
+
+    assert shown.exit_code == 2
+    assert "Did you mean 'obs_drift'?" in shown.output
+
+
 def test_cli_run_exits_1_on_drift_and_report_renders(
     setup: tuple[fti.Project, fti.FeatureView], tmp_path: Path
 ) -> None:
     project, view = setup
     view.create_monitor("cli_drift", reference_training_dataset_version=1)
-    runner = CliRunner()
 
-    def fti_cli(*args: str) -> Result:
-        base = ["--home", str(project.settings.home), "--project", "mon", "monitor"]
-        return runner.invoke(app, [*base, *args])
-
-    calm = fti_cli("run", "cli_drift", "--end", "2024-01-08T00:00:00")
+    calm = fti_cli(project, "run", "cli_drift", "--end", "2024-01-08T00:00:00")
     assert calm.exit_code == 0, calm.output
-    drift = fti_cli("run", "cli_drift", "--end", "2024-01-09T00:00:00")
+    drift = fti_cli(project, "run", "cli_drift", "--end", "2024-01-09T00:00:00")
     assert drift.exit_code == 1, drift.output
-    not_due = fti_cli("run", "--end", "2024-01-09T12:00:00")
+    not_due = fti_cli(project, "run", "--end", "2024-01-09T12:00:00")
     assert not_due.exit_code == 0 and "No monitor is due" in not_due.output
-    due = fti_cli("run", "--end", "2024-01-10T00:00:00")
+    due = fti_cli(project, "run", "--end", "2024-01-10T00:00:00")
     assert due.exit_code == 0 and "no_data" in due.output  # due, but day 9 has no rows
-    shown = fti_cli("show", "cli_drift")
+    shown = fti_cli(project, "show", "cli_drift")
     assert shown.exit_code == 0 and "temp" in shown.output
     out = tmp_path / "report.html"
-    made = fti_cli("report", "cli_drift", "--out", str(out))
+    made = fti_cli(project, "report", "cli_drift", "--out", str(out))
     assert made.exit_code == 0, made.output
     assert "temp: psi over time" in out.read_text()
+
+
+def test_report_explains_the_reference_each_threshold_and_metric(
+    setup: tuple[fti.Project, fti.FeatureView], tmp_path: Path
+) -> None:
+    _, view = setup
+    monitor = view.create_monitor("explained", 1, thresholds={"ks_pvalue": 0.01})
+    for day in (7, 8):
+        monitor.run(T0 + day * DAY)
+
+    text = write_report(monitor, tmp_path / "report.html").read_text()
+
+    assert (
+        "The train rows of training dataset 1 of view obs_view v1: event times from the first "
+        "row to 2024-01-06 00:00 UTC." in text
+    )
+    assert "Feature drift of all features of view obs_view v1, in windows of 1 day." in text
+    for threshold in ("psi &gt; 0.2", "ks_statistic &gt; 0.1", "ks_pvalue &lt; 0.01"):
+        assert f"Drift when <code>{threshold}</code> for a feature." in text
+    for metric in ("psi", "ks_statistic", "ks_pvalue", "js_distance", "null_rate_shift"):
+        assert f"<dt>{metric}</dt><dd>{html.escape(METRIC_DESCRIPTIONS[metric])}</dd>" in text
+    assert re.search(r"temp: psi [\d.]+ &gt; 0\.2<br>", text)
+    assert "share of non-null rows" in text
+    assert "reference (1,500 rows)" in text and "window to 2024-01-09 (300 rows)" in text
+
+
+@pytest.mark.parametrize(
+    ("quality_thresholds", "expected"),
+    [
+        (
+            {"accuracy": 0.6},
+            ["Degraded when <code>accuracy &lt; 0.6 (minimum)</code>.", "minimum 0.6"],
+        ),
+        (None, ["No quality thresholds: the status follows the drift of the scores only."]),
+    ],
+    ids=["with-quality-thresholds", "without"],
+)
+def test_model_report_shows_quality_thresholds(
+    scored: fti.Project,
+    tmp_path: Path,
+    quality_thresholds: dict[str, float] | None,
+    expected: list[str],
+) -> None:
+    monitor = scored.monitoring.create_model_monitor(
+        "late_model", "obs", "late", quality_thresholds=quality_thresholds
+    )
+    for day in (7, 8):
+        monitor.run(T0 + day * DAY)
+
+    text = write_report(monitor, tmp_path / "report.html").read_text()
+
+    for line in expected:
+        assert line in text
+    assert "Scores: every prediction made before the window" in text
+    assert f"<dt>accuracy</dt><dd>{html.escape(QUALITY_METRIC_DESCRIPTIONS['accuracy'])}" in text
+    status = "degraded" if quality_thresholds else "drift"
+    assert f'<tr class="alert"><td>2024-01-09 00:00</td><td>{status}</td>' in text
 
 
 def test_report_renders_in_a_real_browser(
