@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import TracebackType
 
+from fti.errors import NotFoundError
 from fti.feature_store.feature_store import FeatureStore
 from fti.model_registry.registry import ModelRegistry
 from fti.monitoring.monitors import Monitoring
@@ -19,12 +20,12 @@ from fti.stores.online import OnlineStore, open_online_store
 class Project:
     """One namespace of feature groups, views and models inside an fti home."""
 
-    def __init__(self, name: str, settings: Settings) -> None:
+    def __init__(self, name: str, settings: Settings, *, create: bool = True) -> None:
         self.name = check_name(name, "project name")
         self.settings = settings
+        self.metadata_store: MetadataStore = _open_metadata(settings, name, create)
         self.offline_store: OfflineStore = open_offline_store(settings.offline_url)
         self.online_store: OnlineStore = open_online_store(settings.online_url)
-        self.metadata_store: MetadataStore = open_metadata_store(settings.metadata_url)
         self.artifact_store: ArtifactStore = open_artifact_store(settings.artifacts_url)
         self.feature_store = FeatureStore(
             name, self.offline_store, self.online_store, self.metadata_store
@@ -66,12 +67,15 @@ def connect(
     metadata_url: str | None = None,
     offline_url: str | None = None,
     artifacts_url: str | None = None,
+    create: bool = True,
 ) -> Project:
     """Open a project. Home: ``home``, else ``$FTI_HOME``, else ``./.fti``.
 
     The project is ``project``, else ``$FTI_PROJECT``, else ``project`` in ``<home>/fti.toml``,
     else ``"default"``. Store URLs come from the arguments, ``FTI_*_URL`` variables or
     ``<home>/fti.toml``; without any, embedded stores under the home folder are used.
+    With ``create=False`` nothing is created: NotFoundError when the home or the project does
+    not exist (the message lists the projects there are).
     """
     settings = Settings.load(
         home,
@@ -81,4 +85,24 @@ def connect(
         offline_url=offline_url,
         artifacts_url=artifacts_url,
     )
-    return Project(settings.project, settings)
+    return Project(settings.project, settings, create=create)
+
+
+def _open_metadata(settings: Settings, project: str, create: bool) -> MetadataStore:
+    """The metadata store; unless ``create``, only when it and the project exist already."""
+    if create:
+        return open_metadata_store(settings.metadata_url)
+    how = "run `fti demo`, or fti.connect() and create a feature group in Python"
+    try:
+        store = open_metadata_store(settings.metadata_url, create=False)
+    except NotFoundError as exc:
+        raise NotFoundError(f"no fti project here: {exc} (home {settings.home}); {how}") from exc
+    projects = store.projects()
+    if project not in projects:
+        store.close()
+        there = f"projects there: {', '.join(projects)}" if projects else "it has no projects yet"
+        raise NotFoundError(
+            f"project {project!r} does not exist in {settings.home}; {there} "
+            "(choose one with --project or FTI_PROJECT)"
+        )
+    return store

@@ -14,7 +14,7 @@ from fti.errors import FtiError
 from fti.project import Project, connect
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 @dataclass
@@ -26,11 +26,15 @@ class CliState:
 
 
 @contextmanager
-def open_project(ctx: typer.Context) -> Iterator[Project]:
-    """Connect with the global options; an FtiError becomes a message and exit code 2."""
+def open_project(ctx: typer.Context, *, create: bool = False) -> Iterator[Project]:
+    """Connect with the global options; an FtiError becomes a message and exit code 2.
+
+    Only a command that makes a project (``fti demo``) passes ``create=True``: the others
+    never leave a home behind where there was none.
+    """
     state: CliState = ctx.obj
     try:
-        with connect(state.home, state.project) as project:
+        with connect(state.home, state.project, create=create) as project:
             yield project
     except FtiError as exc:
         errors.print(f"[bold red]error:[/] {exc}")

@@ -22,7 +22,7 @@ def run(ctx: typer.Context) -> None:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     ctx.obj.project = ctx.obj.project or "flights"
-    with open_project(ctx) as project:
+    with open_project(ctx, create=True) as project:
         module.main(project)
 
 

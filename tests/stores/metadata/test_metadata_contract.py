@@ -96,15 +96,40 @@ def test_get_latest_and_explicit(store: MetadataStore) -> None:
 
 def test_get_not_found_messages(store: MetadataStore) -> None:
     store.create(FG, "p", "fg", 1, {})
+    store.create(FG, "p", "fg", 2, {})
+    store.create(FG, "p", "other", 1, {})
+    found = "feature groups in it: fg, other"
     cases = [
-        ("missing", None, r"^feature group 'missing' \(any version\) not found in project 'p'$"),
-        ("missing", 1, r"^feature group 'missing' \(version 1\) not found in project 'p'$"),
-        ("fg", 9, r"^feature group 'fg' \(version 9\) not found in project 'p'$"),
+        (
+            "missing",
+            None,
+            rf"^feature group 'missing' \(any version\) not found in project 'p'; {found}$",
+        ),
+        (
+            "missing",
+            1,
+            rf"^feature group 'missing' \(version 1\) not found in project 'p'; {found}$",
+        ),
+        (
+            "fg",
+            9,
+            r"^feature group 'fg' \(version 9\) not found in project 'p'; its versions: 1, 2$",
+        ),
     ]
 
     for name, version, message in cases:
         with pytest.raises(NotFoundError, match=message):
             store.get(FG, "p", name, version)
+    with pytest.raises(NotFoundError, match=r"the project has no feature group yet$"):
+        store.get(FG, "empty", "fg")
+
+
+def test_projects_are_those_holding_entities(store: MetadataStore) -> None:
+    assert store.projects() == []
+    store.create(FG, "p2", "fg", 1, {})
+    store.create("model", "p1", "m", 1, {})
+
+    assert store.projects() == ["p1", "p2"]
 
 
 def test_get_does_not_cross_kind_or_project(store: MetadataStore) -> None:
@@ -411,3 +436,14 @@ def test_unreachable_postgres_is_store_error() -> None:
         open_metadata_store(url)
 
     assert "secret" not in str(info.value)
+
+
+def test_opening_without_create_needs_an_existing_store(store_url: str, tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError, match="no fti metadata store"):
+        open_metadata_store(store_url, create=False)
+    assert not (tmp_path / "meta").exists()
+
+    open_metadata_store(store_url).close()
+    reopened = open_metadata_store(store_url, create=False)
+    assert reopened.projects() == []
+    reopened.close()

@@ -94,6 +94,10 @@ class MetadataStore(Protocol):
         """Records of one kind attached to an entity version, oldest first."""
         ...
 
+    def projects(self) -> builtins.list[str]:
+        """The projects that hold at least one entity, sorted."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

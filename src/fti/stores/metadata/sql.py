@@ -65,13 +65,26 @@ _RETRIES = 20
 class SqlMetadataStore:
     """Metadata store on a SQLAlchemy URL (``sqlite:///...`` or ``postgresql://...``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        """Open the store; with ``create=False``, NotFoundError when it holds no fti metadata
+        (nothing is created)."""
         self.url = url
+        if not create and url.startswith("sqlite:///"):
+            path = Path(url.removeprefix("sqlite:///"))
+            if not path.is_file():
+                raise NotFoundError(f"no fti metadata store at {path}")
         self._engine = _create_engine(url)
         try:
-            _schema.create_all(self._engine)
+            if create:
+                _schema.create_all(self._engine)
+            elif not sa.inspect(self._engine).has_table(entities.name):
+                self._engine.dispose()
+                raise NotFoundError(f"no fti metadata store at {_safe(url)}")
         except sa.exc.OperationalError as exc:
             raise StoreError(f"cannot open the metadata store at {_safe(url)}: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"SqlMetadataStore({_safe(self.url)!r})"
 
     def create(
         self, kind: str, project: str, name: str, version: int | None, body: Mapping[str, Any]
@@ -122,11 +135,12 @@ class SqlMetadataStore:
             query = query.where(entities.c.version == version)
         with self._connect() as conn:
             row = conn.execute(query).first()
-        if row is None:
-            which = "any version" if version is None else f"version {version}"
-            raise NotFoundError(
-                f"{kind.replace('_', ' ')} {name!r} ({which}) not found in project {project!r}"
-            )
+            if row is None:
+                which = "any version" if version is None else f"version {version}"
+                raise NotFoundError(
+                    f"{kind.replace('_', ' ')} {name!r} ({which}) not found in project "
+                    f"{project!r}; {_existing(conn, kind, project, name if version else None)}"
+                )
         return _entity(row)
 
     def list(self, kind: str, project: str, name: str | None = None) -> list[Entity]:
@@ -139,6 +153,12 @@ class SqlMetadataStore:
         # Sorted here, not in SQL: PostgreSQL orders names by the database's collation
         # (en_US puts 'a_c' before 'a1'), SQLite by bytes; the contract is one order.
         return sorted((_entity(r) for r in rows), key=lambda e: (e.name, e.version))
+
+    def projects(self) -> builtins.list[str]:
+        """The projects that hold at least one entity, sorted."""
+        with self._connect() as conn:
+            rows = conn.execute(sa.select(entities.c.project).distinct()).scalars().all()
+        return sorted(rows)
 
     def update(
         self, kind: str, project: str, name: str, version: int, body: Mapping[str, Any]
@@ -317,6 +337,37 @@ def _check_lengths(**values: str) -> None:
                 f"{field} {value[:40]!r}... is {len(value)} characters long; "
                 f"the metadata store keeps at most {_MAX_LENGTHS[field]}"
             )
+
+
+def _existing(conn: Connection, kind: str, project: str, name: str | None) -> str:
+    """What exists instead, for a not-found message: the versions of ``name`` when given and
+    present, else the names of ``kind`` in the project (the first 20)."""
+    noun = kind.replace("_", " ")
+    if name is not None:
+        versions = (
+            conn.execute(
+                sa.select(entities.c.version)
+                .where(*_where(kind, project, name))
+                .order_by(entities.c.version)
+            )
+            .scalars()
+            .all()
+        )
+        if versions:
+            return f"its versions: {', '.join(map(str, versions))}"
+    names = sorted(
+        conn.execute(
+            sa.select(entities.c.name)
+            .where(entities.c.kind == kind, entities.c.project == project)
+            .distinct()
+        )
+        .scalars()
+        .all()
+    )
+    if not names:
+        return f"the project has no {noun} yet"
+    more = f" and {len(names) - 20} more" if len(names) > 20 else ""
+    return f"{noun}s in it: {', '.join(names[:20])}{more}"
 
 
 def _where(kind: str, project: str, name: str) -> tuple[sa.ColumnElement[bool], ...]:
