@@ -25,6 +25,8 @@ from fti.types import Feature
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _EPOCH_DATE = dt.date(1970, 1, 1)
 _SEPARATOR = "|"
+INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+"""The values an int32 and an int64 can hold, as (lowest, highest)."""
 
 
 def encode_key_column(column: pa.ChunkedArray | pa.Array, type_name: str) -> pa.Array:
@@ -75,12 +77,17 @@ def _key_converter(feature: Feature) -> Callable[[Any], str]:
     def fail(value: Any) -> SchemaError:
         return SchemaError(f"key {name!r} must be a {kind}, got {value!r}")
 
+    low, high = INT_RANGES.get(kind, (0, 0))
+
     def as_int(value: Any) -> str:
-        if isinstance(value, bool) or not hasattr(value, "__index__"):
-            if isinstance(value, float) and value.is_integer():
-                return str(int(value))
+        integral = isinstance(value, float) and value.is_integer()
+        if (isinstance(value, bool) or not hasattr(value, "__index__")) and not integral:
             raise fail(value)
-        return str(int(value))
+        number = int(value)
+        if not low <= number <= high:
+            # Such a key was never stored: a request with it is wrong, not a miss.
+            raise SchemaError(f"key {name!r} must be a {kind}, got {value!r}: outside its range")
+        return str(number)
 
     def as_str(value: Any) -> str:
         if not isinstance(value, str):

@@ -3,25 +3,32 @@
 Compiled once per view (and training dataset version): for each group of the query, which
 key values come from the caller's entry and which from an earlier group's row (flights row ->
 its origin -> weather row), one batched read per group, then the ttl rule and the same
-transformations as training. Online, "as of" means now: a joined row older than its ttl is
-missing, as in ``get_batch_data(spine=keys at now)``.
+transformations as training. Online, "as of" means now (``fti.clock``): a joined row older
+than its ttl is missing, as in ``get_batch_data(spine=keys at now)``.
+
+A group that gives only labels is not read: labels are not known when serving. Each entry
+is checked (a mapping of the keys the plan reads, plus request parameters of on-demand
+features), and each lookup says which features of each entry had no row or an expired one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from fti import clock
-from fti.errors import InvalidArgumentError, KeyNotFoundError, SchemaError
+from fti.errors import FtiError, InvalidArgumentError, KeyNotFoundError, QueryError, SchemaError
 from fti.feature_store.filters import evaluate
 from fti.feature_store.on_demand import OnDemandFeature
 from fti.feature_store.online_codec import (
+    INT_RANGES,
     key_encoder,
     rows_to_table,
     stored_micros,
@@ -29,10 +36,11 @@ from fti.feature_store.online_codec import (
     value_decoder,
 )
 from fti.feature_store.query import left_key_source
-from fti.types import Feature
+from fti.types import ARROW_TYPES, Feature
 
 if TYPE_CHECKING:
     from fti.feature_store.feature_view import FeatureView
+    from fti.feature_store.query import Step
     from fti.stores.online import OnlineStore
 
 RETURN_TYPES = ("list", "dict", "pandas", "numpy")
@@ -43,6 +51,7 @@ class _Lookup:
     """How one group of the view is read online."""
 
     index: int
+    group: str
     table: str
     store: OnlineStore
     encode: Callable[[Sequence[Any]], str]
@@ -58,6 +67,29 @@ class _Lookup:
     outputs: tuple[tuple[str, int], ...]
     on_demand: tuple[tuple[int, OnDemandFeature], ...]
 
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The view's features this group's row gives."""
+        return tuple(name for name, _ in self.outputs)
+
+
+@dataclass
+class OnlineValues:
+    """The untransformed feature values of a batch of entries, and what each entry lacked."""
+
+    values: list[dict[str, Any]]
+    """One mapping per entry that did not fail, in the entries' order, in feature order."""
+    missing: list[tuple[str, ...]]
+    """Per entry: features null because their group has no online row for it (or its key
+    is null, as when the row giving it is missing)."""
+    expired: list[tuple[str, ...]]
+    """Per entry: features null because their row is older than the join's ttl at now."""
+    failed: dict[int, FtiError] = field(default_factory=dict)
+    """The entries that failed, by position (only when failures are collected per entry)."""
+
+
+_NOTHING: tuple[str, ...] = ()
+
 
 class ServingPlan:
     """Reads feature vectors of one view from the online store."""
@@ -69,14 +101,14 @@ class ServingPlan:
         labels = set(view.labels)
         self.feature_names = view.feature_names
         outputs_by_step: dict[int, list[tuple[str, str]]] = {}
+        labels_by_step: dict[int, int] = {}
         for c in view.query.outputs:
-            if c.name not in labels:
+            if c.name in labels:
+                labels_by_step[c.step] = labels_by_step.get(c.step, 0) + 1
+            else:
                 outputs_by_step.setdefault(c.step, []).append((c.name, c.source))
         self._types = {c.name: c.type for c in view.query.outputs}
         positions = [{f.name: n for n, f in enumerate(step.group.features or [])} for step in steps]
-        # The values each group's row must give as Python dates and times: its outputs, the
-        # keys of later groups and the inputs of its on-demand features.
-        needed: list[set[int]] = [set() for _ in steps]
         key_sources: list[list[tuple[int | None, int, str]]] = []
         for i, step in enumerate(steps):
             if i == 0:
@@ -88,23 +120,38 @@ class ServingPlan:
                 left = by_right[key]
                 origin, column = left_key_source(steps, i, left)
                 sources.append((origin, positions[origin][column], left))
-                needed[origin].add(positions[origin][column])
             key_sources.append(sources)
+        used = _used_steps(steps, outputs_by_step, labels_by_step, key_sources)
+        _check_online(view, steps, used, outputs_by_step)
+        # The values each group's row must give as Python dates and times: its outputs, the
+        # keys of later groups and the inputs of its on-demand features.
+        needed: list[set[int]] = [set() for _ in steps]
+        for i in used:
+            for source, position, _ in key_sources[i]:
+                if source is not None:
+                    needed[source].add(position)
         self._lookups: list[_Lookup] = []
-        for i, step in enumerate(steps):
+        for i in used:
+            step = steps[i]
             group = step.group
             features = group.features or []
             names = tuple(f.name for f in features)
             outputs = tuple(
                 (name, positions[i][source]) for name, source in outputs_by_step.get(i, [])
             )
-            on_demand = tuple((positions[i][o.name], o) for o in group.on_demand_features)
             needed[i].update(p for _, p in outputs)
+            # Only the on-demand features the view reads (or a later key) are recomputed.
+            on_demand = tuple(
+                (positions[i][o.name], o)
+                for o in group.on_demand_features
+                if positions[i][o.name] in needed[i]
+            )
             needed[i].update(positions[i][c] for _, o in on_demand for c in o.inputs)
             event = group.event_time
             self._lookups.append(
                 _Lookup(
                     index=i,
+                    group=group.name,
                     table=group._online_table,
                     store=group._online,
                     encode=key_encoder(group.key_features),
@@ -123,6 +170,29 @@ class ServingPlan:
             )
         self._where = view.query.where
         self._transforms = view.transformations
+        self._steps = len(steps)
+        self.entry_keys = tuple(k for _, _, k in self._lookups[0].key_sources)
+        """The keys every entry gives: the root's primary key."""
+        self.optional_keys = tuple(
+            dict.fromkeys(
+                k
+                for lookup in self._lookups[1:]
+                for _, _, k in lookup.key_sources
+                if k not in self.entry_keys
+            )
+        )
+        """Keys of joined groups an entry may give instead of the row that gives them."""
+        self.request_names = tuple(
+            dict.fromkeys(
+                p
+                for lookup in self._lookups
+                for _, o in lookup.on_demand
+                for p in o.request_parameters
+            )
+        )
+        """The request parameters of the on-demand features the view reads."""
+        self._allowed = frozenset(self.entry_keys + self.optional_keys + self.request_names)
+        self._arrow_types = {name: ARROW_TYPES[self._types[name]] for name in self.feature_names}
 
     def vectors(
         self,
@@ -139,8 +209,8 @@ class ServingPlan:
             raise InvalidArgumentError(
                 f"return_type must be one of {', '.join(RETURN_TYPES)}, not {return_type!r}"
             )
-        values = self.lookup(entries, passed_features, request_parameters, allow_missing)
-        return self.finish(values, return_type, single=single)
+        found = self.lookup(entries, passed_features, request_parameters, allow_missing)
+        return self.finish(found.values, return_type, single=single)
 
     def lookup(
         self,
@@ -148,20 +218,129 @@ class ServingPlan:
         passed_features: Sequence[Mapping[str, Any]] | None,
         request_parameters: Sequence[Mapping[str, Any]] | None,
         allow_missing: bool,
-    ) -> list[dict[str, Any]]:
-        """The untransformed feature values of each entry (online reads, ttl, on-demand)."""
-        if passed_features is not None and len(passed_features) != len(entries):
+        *,
+        per_entry: bool = False,
+    ) -> OnlineValues:
+        """The untransformed feature values of each entry (online reads, ttl, on-demand).
+
+        An entry gives the root's key (and may give a joined group's key, or the request
+        parameters of on-demand features). With ``per_entry``, an entry that fails (a bad
+        key, no online row) is reported in ``failed`` and the others are still served;
+        otherwise the first failure is raised.
+        """
+        count = len(entries)
+        if passed_features is not None and len(passed_features) != count:
             raise InvalidArgumentError("passed_features needs one mapping per entry")
-        if request_parameters is not None and len(request_parameters) != len(entries):
+        if request_parameters is not None and len(request_parameters) != count:
             raise InvalidArgumentError("request_parameters needs one mapping per entry")
-        values = self._lookup(entries, allow_missing, request_parameters)
-        if passed_features is not None:
-            for row, passed in zip(values, passed_features, strict=True):
-                unknown = [k for k in passed if k not in row]
-                if unknown:
-                    raise SchemaError(f"passed feature(s) {', '.join(unknown)} are not in the view")
-                row.update(passed)
-        return values
+        failed: dict[int, FtiError] = {}
+        params = self._check_entries(entries, request_parameters, failed, per_entry)
+        now = _now_micros()
+        fetched: list[list[list[Any] | None]] = [[] for _ in range(self._steps)]
+        excluded = [False] * count
+        # entry -> the lookups that found no row for it, and whether the row had expired
+        gaps: dict[int, list[tuple[_Lookup, bool]]] = {}
+        for lookup in self._lookups:
+            encode = lookup.encode
+            keys: list[str | None] = []
+            for n, entry in enumerate(entries):
+                key = None
+                if not failed or n not in failed:
+                    try:
+                        values = []
+                        for origin, position, name in lookup.key_sources:
+                            if name in entry:
+                                values.append(entry[name])
+                            elif origin is None:
+                                raise self._lacks(entry, name)
+                            else:
+                                row = fetched[origin][n]
+                                values.append(None if row is None else row[position])
+                        if not any(v is None for v in values):
+                            key = encode(values)
+                    except FtiError as exc:
+                        if not per_entry:
+                            raise
+                        failed[n] = exc
+                keys.append(key)
+            wanted = sorted({k for k in keys if k is not None})
+            stored = dict(zip(wanted, lookup.store.read(lookup.table, wanted), strict=True))
+            rows: list[list[Any] | None] = []
+            for n, key in enumerate(keys):
+                row = None
+                expired = False
+                raw = None if key is None else stored.get(key)
+                if raw is not None:
+                    row = lookup.decode(raw)
+                    if lookup.ttl_micros is not None and lookup.event_index is not None:
+                        event = row[lookup.event_index]
+                        if isinstance(event, int):  # not decoded: its stored form
+                            event = stored_micros(event, lookup.event_type)
+                        else:
+                            event = _micros(event)
+                        if event < now - lookup.ttl_micros:
+                            row = None
+                            expired = True
+                if row is None:
+                    if not failed or n not in failed:
+                        gaps.setdefault(n, []).append((lookup, expired))
+                        if lookup.index == 0 or lookup.inner:
+                            excluded[n] = True
+                elif lookup.on_demand:
+                    try:
+                        self._compute_on_demand(lookup, row, {} if params is None else params[n])
+                    except FtiError as exc:
+                        if not per_entry:
+                            raise
+                        failed[n] = exc
+                rows.append(row)
+            fetched[lookup.index] = rows
+        result = []
+        for n, entry in enumerate(entries):
+            if failed and n in failed:
+                continue
+            values_by_name: dict[str, Any] = {}
+            for lookup in self._lookups:
+                row = fetched[lookup.index][n]
+                for name, position in lookup.outputs:
+                    values_by_name[name] = None if row is None else row[position]
+            if not excluded[n] and self._where is not None:
+                excluded[n] = not evaluate(self._where, values_by_name)
+            try:
+                if excluded[n]:
+                    if not allow_missing:
+                        raise KeyNotFoundError(
+                            f"no online row for {dict(entry)!r} in {self.view.query.root.name}"
+                            " (or a required join or the view's filter excludes it); "
+                            "pass allow_missing=True to get nulls"
+                        )
+                    values_by_name = dict.fromkeys(values_by_name)
+                vector = {name: values_by_name[name] for name in self.feature_names}
+                if passed_features is not None:
+                    vector.update(self._passed(passed_features[n]))
+            except FtiError as exc:
+                if not per_entry:
+                    raise
+                failed[n] = exc
+                continue
+            result.append(vector)
+        missing = [_NOTHING] * count
+        expired_names = [_NOTHING] * count
+        if not gaps and True not in excluded:
+            return OnlineValues(result, missing, expired_names, failed)
+        for n in gaps.keys() | {n for n in range(count) if excluded[n]}:
+            if n in failed:
+                continue
+            late = [f for lookup, old in gaps.get(n, ()) if old for f in lookup.features]
+            if excluded[n]:
+                absent = [f for f in self.feature_names if f not in late]
+            else:
+                absent = [f for lookup, old in gaps[n] if not old for f in lookup.features]
+            if passed_features is not None:
+                absent = [f for f in absent if f not in passed_features[n]]
+                late = [f for f in late if f not in passed_features[n]]
+            missing[n], expired_names[n] = tuple(absent), tuple(late)
+        return OnlineValues(result, missing, expired_names, failed)
 
     def finish(
         self, values: list[dict[str, Any]], return_type: str, *, single: bool = False
@@ -179,75 +358,83 @@ class ServingPlan:
         lists = [list(r.values()) for r in rows]
         return lists[0] if single else lists
 
-    def _lookup(
+    def _check_entries(
         self,
         entries: list[Mapping[str, Any]],
-        allow_missing: bool,
         request_parameters: Sequence[Mapping[str, Any]] | None,
-    ) -> list[dict[str, Any]]:
-        now = _now_micros()
-        fetched: list[list[list[Any] | None]] = []
-        missing: list[bool] = [False] * len(entries)
-        for lookup in self._lookups:
-            keys: list[str | None] = []
-            for n, entry in enumerate(entries):
-                values = []
-                for origin, position, name in lookup.key_sources:
-                    if name in entry:
-                        values.append(entry[name])
-                        continue
-                    if origin is None:
-                        raise KeyNotFoundError(
-                            f"entry {dict(entry)!r} lacks the key {name!r} of "
-                            f"{self.view.query.steps[lookup.index].group.name}"
-                        )
-                    row = fetched[origin][n]
-                    values.append(None if row is None else row[position])
-                keys.append(None if any(v is None for v in values) else lookup.encode(values))
-            wanted = sorted({k for k in keys if k is not None})
-            stored = dict(zip(wanted, lookup.store.read(lookup.table, wanted), strict=True))
-            rows: list[list[Any] | None] = []
-            for n, key in enumerate(keys):
-                raw = None if key is None else stored.get(key)
-                row = None if raw is None else lookup.decode(raw)
-                if (
-                    row is not None
-                    and lookup.ttl_micros is not None
-                    and lookup.event_index is not None
-                ):
-                    event = row[lookup.event_index]
-                    if isinstance(event, int):  # not decoded: its stored form
-                        event = stored_micros(event, lookup.event_type)
-                    else:
-                        event = _micros(event)
-                    if event < now - lookup.ttl_micros:
-                        row = None
-                if row is None and (lookup.index == 0 or lookup.inner):
-                    missing[n] = True
-                if row is not None and lookup.on_demand:
-                    params = {} if request_parameters is None else request_parameters[n]
-                    self._compute_on_demand(lookup, row, params)
-                rows.append(row)
-            fetched.append(rows)
-        result = []
+        failed: dict[int, FtiError],
+        per_entry: bool,
+    ) -> list[dict[str, Any]] | None:
+        """Check each entry's keys; the request parameters of each (None if none are read)."""
+        allowed = self._allowed
+        names = self.request_names
+        params: list[dict[str, Any]] | None = [] if names else None
         for n, entry in enumerate(entries):
-            values_by_name: dict[str, Any] = {}
-            for lookup in self._lookups:
-                row = fetched[lookup.index][n]
-                for name, position in lookup.outputs:
-                    values_by_name[name] = None if row is None else row[position]
-            if not missing[n] and self._where is not None:
-                missing[n] = not evaluate(self._where, values_by_name)
-            if missing[n] and not allow_missing:
-                raise KeyNotFoundError(
-                    f"no online row for {dict(entry)!r} in {self.view.query.root.name}"
-                    " (or a required join or the view's filter excludes it); "
-                    "pass allow_missing=True to get nulls"
+            values: dict[str, Any] = {}
+            try:
+                if type(entry) is not dict and not isinstance(entry, Mapping):
+                    raise InvalidArgumentError(
+                        f"an entry must be a mapping of key names to values "
+                        f"({', '.join(self.entry_keys)}), not {entry!r}"
+                    )
+                if not allowed.issuperset(entry):
+                    unknown = [str(k) for k in entry if k not in allowed]
+                    raise InvalidArgumentError(
+                        f"entry {dict(entry)!r} has unknown key(s) {', '.join(unknown)}; "
+                        f"{self._expected()}"
+                    )
+                given = None if request_parameters is None else request_parameters[n]
+                if given is not None:
+                    if not isinstance(given, Mapping):
+                        raise InvalidArgumentError(
+                            f"request parameters must be a mapping, not {given!r}"
+                        )
+                    unknown = [str(k) for k in given if k not in names]
+                    if unknown:
+                        raise InvalidArgumentError(
+                            f"unknown request parameter(s) {', '.join(unknown)}; the view's "
+                            f"on-demand features read: {', '.join(names) or 'none'}"
+                        )
+                if params is not None:
+                    values = {k: entry[k] for k in names if k in entry}
+                    if given:
+                        values.update(given)
+            except FtiError as exc:
+                if not per_entry:
+                    raise
+                failed[n] = exc
+            if params is not None:
+                params.append(values)
+        return params
+
+    def _expected(self) -> str:
+        text = f"an entry gives {', '.join(self.entry_keys)}"
+        if self.optional_keys:
+            text += f"; it may give {', '.join(self.optional_keys)} (keys of joined groups)"
+        if self.request_names:
+            text += f"; request parameters: {', '.join(self.request_names)}"
+        return text
+
+    def _lacks(self, entry: Mapping[str, Any], name: str) -> InvalidArgumentError:
+        return InvalidArgumentError(
+            f"entry {dict(entry)!r} lacks the key {name!r} of {self.view.query.root.name}; "
+            f"{self._expected()}"
+        )
+
+    def _passed(self, passed: Mapping[str, Any]) -> dict[str, Any]:
+        """Passed feature values, checked against the features' types."""
+        if not isinstance(passed, Mapping):
+            raise InvalidArgumentError(f"passed features must be a mapping, not {passed!r}")
+        checked = {}
+        for name, value in passed.items():
+            arrow_type = self._arrow_types.get(name)
+            if arrow_type is None:
+                raise SchemaError(
+                    f"passed feature {name!r} is not in the view; its features: "
+                    f"{', '.join(self.feature_names)}"
                 )
-            if missing[n]:
-                values_by_name = dict.fromkeys(values_by_name)
-            result.append({name: values_by_name[name] for name in self.feature_names})
-        return result
+            checked[name] = _passed_value(name, self._types[name], arrow_type, value)
+        return checked
 
     @staticmethod
     def _compute_on_demand(lookup: _Lookup, row: list[Any], params: Mapping[str, Any]) -> None:
@@ -257,7 +444,7 @@ class ServingPlan:
             if absent:
                 raise SchemaError(
                     f"on-demand feature {odf.name!r} needs request parameter(s) "
-                    f"{', '.join(absent)}: pass request_parameters={{...}}"
+                    f"{', '.join(absent)}: give them in the entry or in request_parameters"
                 )
             values = {c: row[lookup.names.index(c)] for c in odf.inputs} | dict(params)
             row[position] = odf.compute_row(values)
@@ -267,6 +454,77 @@ class ServingPlan:
         features = [Feature(name, self._types[name]) for name in self.feature_names]
         raw = rows_to_table([list(v.values()) for v in values], features).to_pandas()
         return self._transforms.apply(raw, self.state)
+
+
+def _used_steps(
+    steps: Sequence[Step],
+    outputs_by_step: Mapping[int, list[tuple[str, str]]],
+    labels_by_step: Mapping[int, int],
+    key_sources: Sequence[Sequence[tuple[int | None, int, str]]],
+) -> list[int]:
+    """The steps read online, in order: all but those giving only labels (unless a later
+    step's key comes from them)."""
+    used = {0}
+    for i in range(len(steps) - 1, 0, -1):
+        labels_only = i in labels_by_step and i not in outputs_by_step
+        if i in used or not labels_only:
+            used.add(i)
+            used.update(origin for origin, _, _ in key_sources[i] if origin is not None)
+    return sorted(used)
+
+
+def _check_online(
+    view: FeatureView,
+    steps: Sequence[Step],
+    used: Sequence[int],
+    outputs_by_step: Mapping[int, list[tuple[str, str]]],
+) -> None:
+    """A group read online must be online-enabled: say which one is not, and why it is read."""
+    for i in used:
+        group = steps[i].group
+        if group.online_enabled:
+            continue
+        gives = [name for name, _ in outputs_by_step.get(i, [])]
+        if gives:
+            why = f"it gives {', '.join(gives)}"
+        else:
+            why = "it is the root of the query" if i == 0 else "a later join reads its keys"
+        raise QueryError(
+            f"feature view {view.name!r} v{view.version} cannot be served online: feature group "
+            f"{group.name!r} is not online-enabled, and {why}; create the group with "
+            "online_enabled=True or leave its features out of the view"
+        )
+
+
+def _passed_value(name: str, type_name: str, arrow_type: pa.DataType, value: Any) -> Any:
+    """A passed feature value as the feature's type holds it; SchemaError if it cannot be."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value) and type_name in INT_RANGES:
+        return None  # NaN is how pandas holds a missing int (ADR 0004)
+    if isinstance(value, str) and type_name in ("timestamp", "date"):
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise SchemaError(
+                f"passed feature {name!r} must be a {type_name}, got {value!r}"
+            ) from exc
+        return parsed.date() if type_name == "date" else parsed
+    problem = ""
+    if type_name in INT_RANGES:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            problem = "not an integer"
+        elif isinstance(value, int | float):
+            low, high = INT_RANGES[type_name]
+            if not low <= value <= high:
+                problem = "outside its range"
+    if not problem:
+        try:
+            pa.array([value], arrow_type)
+            return value
+        except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
+            problem = str(exc)
+    raise SchemaError(f"passed feature {name!r} must be a {type_name}, got {value!r}: {problem}")
 
 
 def _now_micros() -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -24,6 +25,7 @@ from fti.inference.model_ref import ModelRef
 
 if TYPE_CHECKING:
     from fti.feature_store.feature_view import FeatureView
+    from fti.feature_store.serving import ServingPlan
     from fti.project import Project
 
 logger = logging.getLogger(__name__)
@@ -40,15 +42,25 @@ class Timings:
 
 @dataclass
 class Prediction:
-    """Predictions of one call, with what produced them."""
+    """Predictions of one call, one per entry, with what produced them.
+
+    An entry that failed (``errors``) has None as its prediction and probabilities; the
+    others have the features the model was given (``features``, in entry order).
+    """
 
     model: str
     version: int
     predictions: list[Any]
-    probabilities: list[list[float]] | None
+    probabilities: list[list[float] | None] | None
     classes: list[Any] | None
     features: list[dict[str, Any]] = field(repr=False)
     timings: Timings = field(default_factory=Timings)
+    missing_features: list[tuple[str, ...]] = field(default_factory=list)
+    """Per entry: features null because their group has no online row for the entry."""
+    expired_features: list[tuple[str, ...]] = field(default_factory=list)
+    """Per entry: features null because their row is older than the join's ttl."""
+    errors: list[FtiError | None] | None = None
+    """Per entry, when some entries failed: the error of each failed one."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,9 @@ class _Loaded:
     estimator: Any
     view: FeatureView
     training_dataset_version: int | None
+    # The columns of the view's frame and their dtypes, or None when the view's
+    # transformations cannot say (they do not take an empty frame).
+    inputs: dict[str, Any] | None = None
     # The estimator fed a NumPy array instead of a DataFrame (see _ArrayPath), or None.
     array_path: _ArrayPath | None = None
 
@@ -88,6 +103,22 @@ class Predictor:
         """The feature view the model reads."""
         return self._loaded.view
 
+    @property
+    def estimator(self) -> Any:
+        """The model object being served."""
+        return self._loaded.estimator
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """The model's inputs: the columns of the view's (transformed) frame and their dtypes."""
+        inputs = self._loaded.inputs
+        if inputs is None:
+            raise InvalidArgumentError(
+                f"model {self.name}: the transformations of view {self.view.name!r} cannot "
+                "describe their columns (they do not take an empty frame); predict by key"
+            )
+        return inputs
+
     def refresh(self) -> bool:
         """Follow the alias: load the version it points to now; True when it changed."""
         if self.ref.alias is None:
@@ -106,13 +137,30 @@ class Predictor:
         passed_features: Sequence[Mapping[str, Any]] | None = None,
         request_parameters: Sequence[Mapping[str, Any]] | None = None,
     ) -> Prediction:
-        """Look up the features of ``entries`` online, transform them and predict."""
+        """Look up the features of ``entries`` online, transform them and predict.
+
+        Entries that fail (a bad key, no online row) are reported in ``errors`` while the
+        others are predicted; when every entry fails, the first entry's error is raised.
+        """
         loaded = self._loaded  # one consistent version for the whole call
         timings = Timings()
         started = time.perf_counter()
         plan = loaded.view._serving_plan()
-        values = plan.lookup(list(entries), passed_features, request_parameters, self.allow_missing)
+        found = plan.lookup(
+            list(entries), passed_features, request_parameters, self.allow_missing, per_entry=True
+        )
         timings.lookup = time.perf_counter() - started
+        if found.failed and len(found.failed) == len(entries):
+            raise found.failed[0]
+        result = self._predict_found(loaded, plan, found.values, timings)
+        result.missing_features, result.expired_features = found.missing, found.expired
+        if found.failed:
+            _spread(result, found.failed, len(entries))
+        return result
+
+    def _predict_found(
+        self, loaded: _Loaded, plan: ServingPlan, values: list[dict[str, Any]], timings: Timings
+    ) -> Prediction:
         started = time.perf_counter()
         path = loaded.array_path
         if path is not None and not path.failed:
@@ -138,7 +186,7 @@ class Predictor:
     def predict_features(self, frame: pd.DataFrame) -> Prediction:
         """Predict on feature vectors given directly (already transformed, view column order)."""
         loaded = self._loaded
-        expected = list(loaded.view._serving_plan().frame([]).columns)
+        expected = list(self.inputs)
         missing = [c for c in expected if c not in frame.columns]
         if missing:
             raise InvalidArgumentError(f"missing input feature(s): {', '.join(missing)}")
@@ -159,7 +207,10 @@ class Predictor:
             probabilities = None
             classes = None
             if hasattr(estimator, "predict_proba"):
-                probabilities = np.asarray(estimator.predict_proba(features), dtype=float).tolist()
+                scores = np.asarray(estimator.predict_proba(features), dtype=float)
+                probabilities = scores.tolist()
+                if not np.isfinite(scores).all():  # JSON has no NaN
+                    probabilities = [[_plain(v) for v in row] for row in probabilities]
                 classes = [_plain(c) for c in getattr(estimator, "classes_", [])]
         except (ValueError, TypeError) as exc:
             # What a model refuses (NaN for a model without missing-value support, a string
@@ -187,7 +238,10 @@ class Predictor:
         view = self.project.feature_store.get_feature_view(view_name, view_version)
         view.init_serving(dataset)
         estimator = model.load()
-        return _Loaded(model.version, estimator, view, dataset, _array_path(estimator, view))
+        inputs = _inputs(view)
+        return _Loaded(
+            model.version, estimator, view, dataset, inputs, _array_path(estimator, inputs)
+        )
 
 
 _INTS = (int, np.int64, np.int32)
@@ -222,21 +276,26 @@ class _ArrayPath:
         return True
 
 
-def _array_path(estimator: Any, view: FeatureView) -> _ArrayPath | None:
-    """The array path for ``estimator``, or None when it needs the DataFrame."""
-    names = vars(estimator).get("feature_names_in_")
-    if names is None or not type(estimator).__module__.startswith("sklearn."):
-        return None
-    if not hasattr(estimator, "get_params") or _wraps_estimators(estimator):
-        return None
+def _inputs(view: FeatureView) -> dict[str, Any] | None:
+    """The columns of the view's transformed frame and their dtypes, if it can tell."""
     try:
         frame = view._serving_plan().frame([])
     except (FtiError, ValueError, TypeError, KeyError):
-        return None  # a transformation that cannot take an empty frame: keep to the frame path
-    if [str(n) for n in names] != [str(c) for c in frame.columns]:
+        return None  # a transformation that cannot take an empty frame
+    return {str(column): dtype for column, dtype in frame.dtypes.items()}
+
+
+def _array_path(estimator: Any, inputs: dict[str, Any] | None) -> _ArrayPath | None:
+    """The array path for ``estimator``, or None when it needs the DataFrame."""
+    names = vars(estimator).get("feature_names_in_")
+    if names is None or inputs is None or not type(estimator).__module__.startswith("sklearn."):
+        return None
+    if not hasattr(estimator, "get_params") or _wraps_estimators(estimator):
+        return None
+    if [str(n) for n in names] != list(inputs):
         return None
     by_dtype = {"float64": _FLOATS, "int64": _INTS, "int32": _INTS, "bool": _BOOLS}
-    kinds = [by_dtype.get(str(dtype)) for dtype in frame.dtypes]
+    kinds = [by_dtype.get(str(dtype)) for dtype in inputs.values()]
     if any(kind is None for kind in kinds):
         return None
     array_estimator = copy.copy(estimator)
@@ -256,6 +315,29 @@ def _wraps_estimators(estimator: Any) -> bool:
     return any(is_estimator(v) for v in estimator.get_params(deep=False).values())
 
 
+def _spread(result: Prediction, failed: dict[int, FtiError], count: int) -> None:
+    """Spread ``result`` (of the entries that did not fail) over all ``count`` entries."""
+    predictions: list[Any] = []
+    probabilities: list[list[float] | None] = []
+    errors: list[FtiError | None] = []
+    done = 0
+    for n in range(count):
+        error = failed.get(n)
+        errors.append(error)
+        if error is not None:
+            predictions.append(None)
+            probabilities.append(None)
+            continue
+        predictions.append(result.predictions[done])
+        if result.probabilities is not None:
+            probabilities.append(result.probabilities[done])
+        done += 1
+    result.predictions = predictions
+    if result.probabilities is not None:
+        result.probabilities = probabilities
+    result.errors = errors
+
+
 def lineage_of(model: Any) -> tuple[str, int, int | None]:
     """The feature view name, version and training dataset version a model was trained on."""
     lineage = model.lineage
@@ -272,8 +354,9 @@ def lineage_of(model: Any) -> tuple[str, int, int | None]:
 
 
 def _plain(value: Any) -> Any:
+    """A NumPy scalar as a Python value; NaN and infinities (which JSON lacks) as None."""
     if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and np.isnan(value):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
