@@ -163,13 +163,14 @@ def assert_equal_to_batch(client: TestClient, trained: fti.Model, one_by_one: li
         ("/v1/models/delays/predict", {"entry": [{"trip_id": 1}]}, 422, "entries"),
         ("/v1/models/delays/predict", {"entries": "x"}, 422, "entries"),
         ("/v1/models/delays/predict", {"entries": [{"trip_id": "x"}]}, 422, "trip_id"),
-        ("/v1/models/delays/predict", {"entries": [{"other": 1}]}, 404, "trip_id"),
+        ("/v1/models/delays/predict", {"entries": [{"other": 1}]}, 422, "other"),
+        ("/v1/models/delays/predict", {"entries": [{}]}, 422, "trip_id"),
         ("/v1/models/delays/predict", {"entries": [{"trip_id": 1}] * 500}, 413, "body"),
-        ("/v2/models/delays/infer", {"inputs": []}, 422, "inputs"),
+        ("/v2/models/delays/infer", {"inputs": []}, 400, "inputs"),
         (
             "/v2/models/delays/infer",
             {"inputs": [{"name": "distance", "shape": [1], "datatype": "FP64", "data": [1.0]}]},
-            422,
+            400,
             "traffic",
         ),
     ],
@@ -180,6 +181,7 @@ def assert_equal_to_batch(client: TestClient, trained: fti.Model, one_by_one: li
         "wrong_field",
         "wrong_type",
         "bad_key_type",
+        "unknown_key",
         "missing_key",
         "too_large",
         "v2_empty",
@@ -191,7 +193,8 @@ def test_bad_requests_get_4xx(
 ) -> None:
     response = client.post(path, json=payload)
     assert response.status_code == status, response.text
-    assert match in response.text
+    body = response.json()
+    assert set(body) <= {"error", "code", "details"} and match in body["error"]
     assert client.get("/v2/health/live").json() == {"live": True}
 
 
@@ -304,7 +307,7 @@ def test_passed_features_of_any_kind_predict_as_the_frame_would(
         expected = estimator.predict_proba(frame)
     except ValueError:  # LogisticRegression takes no NaN: the request's fault, not the server's
         assert response.status_code == 422
-        assert "cannot predict on this input" in response.json()["detail"]
+        assert "cannot predict on this input" in response.json()["error"]
         return
     assert response.status_code == 200, response.text
     assert np.allclose(response.json()["probabilities"], expected, rtol=0, atol=1e-12)

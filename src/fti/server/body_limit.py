@@ -1,12 +1,16 @@
-"""A middleware refusing request bodies over a size limit with 413, before they are parsed."""
+"""A middleware refusing request bodies over a size limit with 413, before they are parsed.
+
+The body is read here, up to the limit, and handed on whole: a limit raised while a route
+reads the body would reach FastAPI as a failure to read it (400). A declared
+``Content-Length`` over the limit is refused without reading anything; a streamed (chunked)
+body is refused once it passes the limit.
+"""
 
 from __future__ import annotations
 
+import json
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-
-class BodyTooLargeError(Exception):
-    """Raised inside the receive wrapper when the streamed body passes the limit."""
 
 
 class BodyLimit:
@@ -24,25 +28,50 @@ class BodyLimit:
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
                 await _too_large(send, self.limit)
                 return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            # The common case: the whole body (or a disconnect) in one message.
+            if len(message.get("body", b"")) > self.limit:
+                await _too_large(send, self.limit)
+                return
+            await self.app(scope, _replay(message, receive), send)
+            return
+        parts = [message.get("body", b"")]
+        size = len(parts[0])
+        while message.get("more_body", False):
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLargeError
-            return message
+            if message["type"] != "http.request":
+                break  # the client went away: the app sees the disconnect
+            parts.append(message.get("body", b""))
+            size += len(parts[-1])
+            if size > self.limit:
+                parts.clear()
+                # Read the rest without keeping it, so the client, still sending, reads the
+                # answer instead of a reset connection.
+                while message["type"] == "http.request" and message.get("more_body", False):
+                    message = await receive()
+                await _too_large(send, self.limit)
+                return
+        whole: Message = {"type": "http.request", "body": b"".join(parts), "more_body": False}
+        await self.app(scope, _replay(whole, receive), send)
 
-        try:
-            await self.app(scope, limited, send)
-        except BodyTooLargeError:
-            await _too_large(send, self.limit)
+
+def _replay(first: Message, receive: Receive) -> Receive:
+    """A receive that gives ``first``, then what the server sends next (a disconnect)."""
+    pending: list[Message] = [first]
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop()
+        return await receive()
+
+    return replayed
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    body = b'{"error":"body_too_large","detail":"request body over %d bytes"}' % limit
+    body = json.dumps(
+        {"error": f"request body over {limit} bytes", "code": "body_too_large"}
+    ).encode()
     await send(
         {
             "type": "http.response.start",

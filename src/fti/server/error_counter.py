@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fti.server.metrics import ServerMetrics
 
 
 class ErrorCounter:
-    """ASGI middleware: counts 4xx/5xx responses by model name and status.
+    """ASGI middleware: counts 4xx/5xx responses by served model (else ``-``) and status.
 
     A plain ASGI middleware, not Starlette's ``BaseHTTPMiddleware``, which runs the rest of the
     app in a task of its own and cost more than a whole prediction.
     """
 
-    def __init__(self, app: ASGIApp, metrics: ServerMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: ServerMetrics, models: Collection[str]) -> None:
         self.app = app
         self.metrics = metrics
+        self.models = frozenset(models)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -25,8 +28,11 @@ class ErrorCounter:
 
         async def counting(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] >= 400:
-                # The router has put the matched route's parameters into the shared scope.
-                name = (scope.get("path_params") or {}).get("name") or "-"
+                # The router has put the matched route's parameters into the shared scope. Only
+                # a served model is a label value: any other name would add a series per name.
+                name = (scope.get("path_params") or {}).get("name")
+                if name not in self.models:
+                    name = "-"
                 self.metrics.errors.labels(name, str(message["status"])).inc()
             await send(message)
 

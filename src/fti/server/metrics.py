@@ -1,4 +1,8 @@
-"""Prometheus metrics of a prediction server, in a registry of its own per app."""
+"""Prometheus metrics of a prediction server, in a registry of its own per app.
+
+Label values are bounded: a model label is the name of a served model (or ``-``), a feature
+label a feature of a served model's view, never a value taken from a request as such.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
 
 @dataclass
 class ServerMetrics:
-    """Requests, errors, stage latencies and inference-log drops."""
+    """Requests, errors, stage latencies, missing and expired features, inference-log drops."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
@@ -46,4 +50,16 @@ class ServerMetrics:
         )
         self.model_version = Gauge(
             "fti_model_version", "Version being served", ["model"], registry=self.registry
+        )
+        self.features_missing = Counter(
+            "fti_features_missing",
+            "Features served as null: no online row for the entry (or a null key)",
+            ["model", "feature"],
+            registry=self.registry,
+        )
+        self.features_expired = Counter(
+            "fti_features_expired",
+            "Features served as null: the online row is older than the join's ttl",
+            ["model", "feature"],
+            registry=self.registry,
         )
