@@ -30,7 +30,8 @@ def list_monitors(ctx: typer.Context) -> None:
             )
             return
         table = Table(title=f"Monitors of project {project.name}")
-        for column in ("monitor", "kind", "watches", "window", "thresholds", "last run", "status"):
+        columns = ("monitor", "kind", "watches", "window", "alerts when", "last run", "status")
+        for column in columns:
             table.add_column(column)
         for monitor in monitors:
             thresholds = [describe_threshold(m, v) for m, v in monitor.thresholds.items()]

@@ -213,9 +213,12 @@ class Monitor:
         else:
             result = self._model_run(start, end)
         if result.status in ALERT_STATUSES:
-            logger.warning(
-                "monitor %s: %s: %s", self.name, result.status, "; ".join(result.crossed)
-            )
+            found = [f"drift in {', '.join(result.drifted)}"] if result.drifted else []
+            found += [
+                describe_quality_threshold(m, result.quality_thresholds[m], result.quality.get(m))
+                for m in result.degraded
+            ]
+            logger.warning("monitor %s: %s", self.name, "; ".join(found))
             if self.body.get("webhook_url"):
                 result.alert = _post(self.body["webhook_url"], result)
         self._metadata.add_record(
