@@ -178,10 +178,13 @@ def coerce(data: Any, features: Sequence[Feature]) -> pa.Table:
     table = to_arrow(data)
     expected = [f.name for f in features]
     present = table.column_names
-    if len(set(present)) != len(present):
+    # Sets and a dict, not list scans: a group may have thousands of columns.
+    columns = dict(zip(present, table.columns, strict=True))
+    if len(columns) != len(present):
         raise SchemaError(f"duplicate column names in {present}")
-    missing = [n for n in expected if n not in present]
-    unknown = [n for n in present if n not in expected]
+    wanted = set(expected)
+    missing = [n for n in expected if n not in columns]
+    unknown = [n for n in present if n not in wanted]
     if missing or unknown:
         parts = []
         if missing:
@@ -189,7 +192,7 @@ def coerce(data: Any, features: Sequence[Feature]) -> pa.Table:
         if unknown:
             parts.append(f"unknown column(s): {', '.join(map(repr, unknown))}")
         raise SchemaError("; ".join(parts) + f". The group's columns are: {', '.join(expected)}")
-    arrays = [cast_column(table.column(f.name), f) for f in features]
+    arrays = [cast_column(columns[f.name], f) for f in features]
     return pa.Table.from_arrays(arrays, schema=arrow_schema(features))
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +19,8 @@ from hypothesis import strategies as st
 
 from fti.errors import SchemaError
 from fti.feature_store.statistics import (
+    COLUMNS_PER_QUERY,
+    EXACT_DISTINCT_ROWS,
     FTI_TYPES,
     HISTOGRAM_BINS,
     TOP_VALUES,
@@ -159,14 +164,46 @@ def test_statistics_match_numpy_and_pandas(fti_type: str, values: list[Any]) -> 
 
 
 @pytest.mark.parametrize(("fti_type", "values"), CASES)
-def test_approx_distinct_is_close_to_the_exact_count(fti_type: str, values: list[Any]) -> None:
+def test_distinct_count_is_exact_below_the_threshold(fti_type: str, values: list[Any]) -> None:
     stats = _stats(values, fti_type)
     if fti_type.startswith("list"):
-        assert stats.approx_distinct is None
+        assert (stats.distinct_count, stats.distinct_approximate) == (None, False)
         return
     exact = len({repr(v) for v in pa.array(values, ARROW_TYPES[fti_type]).to_pylist()} - {"None"})
-    # HyperLogLog: a few percent off on these sizes; 10% keeps the test from being flaky.
-    assert stats.approx_distinct == pytest.approx(exact, rel=0.1, abs=1)
+    assert (stats.distinct_count, stats.distinct_approximate) == (exact, False)
+
+
+def test_distinct_count_of_the_issue_is_exact() -> None:
+    # HyperLogLog said 1,819 for these 1,800 distinct values.
+    stats = _stats([float(i) for i in range(1_800)], "float64")
+
+    assert (stats.distinct_count, stats.distinct_approximate) == (1_800, False)
+
+
+@pytest.mark.parametrize(
+    ("fti_type", "values"),
+    [
+        pytest.param("int64", list(range(EXACT_DISTINCT_ROWS + 1)), id="all-distinct"),
+        pytest.param("float64", [0.5, 1.5, None] * (EXACT_DISTINCT_ROWS // 3 + 1), id="repeats"),
+    ],
+)
+def test_distinct_count_beyond_the_threshold_is_a_flagged_estimate(
+    fti_type: str, values: list[Any]
+) -> None:
+    stats = _stats(values, fti_type)
+
+    exact = len(set(values) - {None})
+    assert stats.distinct_approximate is True
+    assert stats.distinct_count is not None
+    assert stats.distinct_count <= stats.count - stats.null_count
+    assert stats.distinct_count == pytest.approx(exact, rel=0.1)
+
+
+def test_string_distinct_count_stays_exact_beyond_the_threshold() -> None:
+    values = [f"v{i}" for i in range(EXACT_DISTINCT_ROWS + 1)]
+    stats = _stats(values, "string")
+
+    assert (stats.distinct_count, stats.distinct_approximate) == (len(values), False)
 
 
 @pytest.mark.parametrize("fti_type", ["int32", "int64", "float32", "float64"])
@@ -197,7 +234,7 @@ def test_empty_table(fti_type: str) -> None:
 
     assert (stats.count, stats.null_count, stats.nan_count, stats.inf_count) == (0, 0, 0, 0)
     assert (stats.min, stats.max, stats.mean, stats.stddev, stats.histogram) == (None,) * 5
-    assert stats.approx_distinct == (None if fti_type.startswith("list") else 0)
+    assert stats.distinct_count == (None if fti_type.startswith("list") else 0)
     assert stats.top_values == ([] if fti_type == "string" else None)
 
 
@@ -207,7 +244,7 @@ def test_all_null_column(fti_type: str) -> None:
 
     assert (stats.count, stats.null_count, stats.nan_count, stats.inf_count) == (3, 3, 0, 0)
     assert (stats.min, stats.max, stats.mean, stats.stddev, stats.histogram) == (None,) * 5
-    assert stats.approx_distinct == (None if fti_type.startswith("list") else 0)
+    assert stats.distinct_count == (None if fti_type.startswith("list") else 0)
     assert stats.top_values == ([] if fti_type == "string" else None)
 
 
@@ -225,7 +262,7 @@ def test_constant_numeric_column_has_one_bin(fti_type: str, value: float) -> Non
 
     assert (stats.min, stats.max, stats.mean) == (value, value, value)
     assert stats.stddev == 0.0
-    assert stats.approx_distinct == 1
+    assert stats.distinct_count == 1
     assert stats.histogram == [{"lower": value, "upper": value, "count": 4}]
 
 
@@ -309,7 +346,7 @@ def test_bool_mean_is_the_share_of_true() -> None:
     stats = _stats([True, False, True, True, None], "bool")
 
     assert stats.mean == 0.75
-    assert (stats.min, stats.max, stats.histogram, stats.approx_distinct) == (None, None, None, 2)
+    assert (stats.min, stats.max, stats.histogram, stats.distinct_count) == (None, None, None, 2)
 
 
 @pytest.mark.parametrize(
@@ -324,7 +361,7 @@ def test_bool_mean_is_the_share_of_true() -> None:
 def test_other_string_encodings(array: pa.Array) -> None:
     stats = compute_statistics(pa.table({"s": array}), {"s": "string"})["s"]
 
-    assert (stats.min, stats.max, stats.null_count, stats.approx_distinct) == ("a", "zz", 1, 2)
+    assert (stats.min, stats.max, stats.null_count, stats.distinct_count) == ("a", "zz", 1, 2)
     assert stats.top_values == [{"value": "zz", "count": 2}, {"value": "a", "count": 1}]
 
 
@@ -351,6 +388,71 @@ def test_many_columns_in_one_call_and_other_columns_left_out() -> None:
     assert list(stats) == ["a", "b", "c"]
     assert (stats["a"].mean, stats["b"].max, stats["c"].nan_count) == (2.0, "y", 1)
     assert compute_statistics(table, {}) == {}
+
+
+def test_a_table_wider_than_one_query_gives_each_column_its_own_statistics() -> None:
+    kinds = ["float64", "int64", "string", "timestamp", "bool"]
+    columns = {
+        f"c{i}": pa.array(
+            [
+                [0.5, None, 2.5],
+                [1, 2, None],
+                ["a", "b", "a"],
+                [_T0, None, _T0],
+                [True, None, False],
+            ][i % len(kinds)],
+            ARROW_TYPES[kinds[i % len(kinds)]],
+        )
+        for i in range(2 * COLUMNS_PER_QUERY + 3)
+    }
+    table = pa.table(columns)
+    types = {name: kinds[i % len(kinds)] for i, name in enumerate(columns)}
+
+    stats = compute_statistics(table, types)
+
+    assert list(stats) == list(columns)
+    for name, fti_type in types.items():
+        alone = compute_statistics(table.select([name]), {name: fti_type})[name]
+        assert stats[name] == alone, name
+
+
+WIDE_INSERT = """
+import resource, sys
+import pandas as pd
+import fti
+
+home, columns = sys.argv[1], int(sys.argv[2])
+features = [fti.Feature("id", "int64")] + [fti.Feature(f"c{i}", "float64") for i in range(columns)]
+with fti.connect(home) as project:
+    fg = project.feature_store.create_feature_group("wide", primary_key=["id"], features=features)
+    fg.insert(pd.DataFrame({"id": [1], **{f"c{i}": [i + 0.5] for i in range(columns)}}))
+    assert len(fg.statistics()) == columns + 1
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+@pytest.mark.slow
+def test_one_row_insert_into_a_thousand_columns_stays_under_1_5_gb(tmp_path: Path) -> None:
+    # A fresh process, so the peak is this insert's (it was over 3 GB at 500 columns).
+    done = subprocess.run(
+        [sys.executable, "-c", WIDE_INSERT, str(tmp_path / "home"), "1000"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    peak_kib = int(done.stdout.split()[-1])  # ru_maxrss is in KiB on Linux
+    assert peak_kib < 1.5 * 1024 * 1024
+
+
+def test_statistics_stored_before_exact_counts_read_as_approximate() -> None:
+    data = _stats([1, 2], "int64").to_dict()
+    del data["distinct_count"], data["distinct_approximate"]
+
+    stats = FeatureStatistics.from_dict({**data, "approx_distinct": 3})
+
+    assert (stats.distinct_count, stats.distinct_approximate) == (3, True)
 
 
 @pytest.mark.parametrize(

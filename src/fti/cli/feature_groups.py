@@ -10,6 +10,7 @@ from rich.table import Table
 from fti.cli.context import console, open_project
 from fti.errors import NotFoundError
 from fti.feature_store.feature_group import FeatureGroup
+from fti.feature_store.statistics import FeatureStatistics
 
 app = typer.Typer(help="Feature groups: versioned tables of features.", no_args_is_help=True)
 
@@ -98,9 +99,17 @@ def _statistics_table(fg: FeatureGroup) -> Table:
             _short(s.max),
             _short(s.mean),
             _short(s.stddev),
-            f"{s.approx_distinct:,}" if s.approx_distinct is not None else "-",
+            _distinct(s),
         )
+    if any(s.distinct_approximate for s in stats.values()):
+        table.caption = "~ an estimate (HyperLogLog): the commit has too many rows to count exactly"
     return table
+
+
+def _distinct(stats: FeatureStatistics) -> str:
+    if stats.distinct_count is None:
+        return "-"
+    return ("~" if stats.distinct_approximate else "") + f"{stats.distinct_count:,}"
 
 
 def _short(value: object) -> str:

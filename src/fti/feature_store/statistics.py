@@ -7,7 +7,7 @@ the commit they describe and compared between commits.
 What each fti type gets:
 
 =====================  =====================================================================
-type                   statistics besides count, null_count and approx_distinct
+type                   statistics besides count, null_count and distinct_count
 =====================  =====================================================================
 int32, int64           min, max, mean, stddev, histogram
 float32, float64       nan_count, inf_count, and min, max, mean, stddev, histogram over the
@@ -16,9 +16,17 @@ bool                   mean (the share of ``True``), stddev
 string                 min, max (by code point), top_values
 date, timestamp        min, max as ISO 8601 strings (timestamps in UTC when tz-aware, to the
                        microsecond: nanoseconds are cut off)
-list<float32/64>       count and null_count only: approx_distinct is ``None`` and there is no
+list<float32/64>       count and null_count only: distinct_count is ``None`` and there is no
                        min, max or histogram, as an embedding has no order or single scale
 =====================  =====================================================================
+
+``distinct_count`` is exact for strings (their values are grouped anyway) and for columns of up
+to :data:`EXACT_DISTINCT_ROWS` rows; beyond, it is a HyperLogLog estimate, capped at the
+non-null count, and ``distinct_approximate`` is True.
+
+Columns are summarized :data:`COLUMNS_PER_QUERY` at a time: DuckDB's planning time and memory
+grow faster than linearly with the expressions of one statement (a statement over 1,000 columns
+took gigabytes), so a wide table is cut into statements of a bounded width instead.
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
+    "COLUMNS_PER_QUERY",
+    "EXACT_DISTINCT_ROWS",
     "FTI_TYPES",
     "HISTOGRAM_BINS",
     "TOP_VALUES",
@@ -52,6 +62,13 @@ HISTOGRAM_BINS = 20
 TOP_VALUES = 10
 """Largest number of most frequent values kept for a string column."""
 
+EXACT_DISTINCT_ROWS = 100_000
+"""Up to this many rows, distinct counts of non-string columns are exact (an Arrow hash
+count, ~25 ms a column at this size); beyond, they are HyperLogLog estimates."""
+
+COLUMNS_PER_QUERY = 64
+"""Most columns one DuckDB statement summarizes; wider tables take several statements."""
+
 _INTEGERS = frozenset({"int32", "int64"})
 _FLOATS = frozenset({"float32", "float64"})
 _NUMBERS = _INTEGERS | _FLOATS
@@ -61,8 +78,7 @@ FTI_TYPES = frozenset(ARROW_TYPES)
 
 _RELATION = "fti_statistics_input"
 
-# DuckDB gives each Arrow record batch to one thread, so one big chunk would be scanned by one
-# thread; slicing (zero-copy) into batches of this many rows lets every core take part.
+# Rows per Arrow record batch given to DuckDB (see _register).
 _BATCH_ROWS = 64 * 1024
 
 # JSON-friendly scalar for min and max: dates and timestamps are turned into ISO strings.
@@ -79,7 +95,8 @@ class FeatureStatistics:
     ``lower <= x < upper`` and the last also ``x == upper``. A column whose finite values are
     all equal gets one bin ``[min, max]``; one without finite values gets ``None``.
     ``top_values`` lists up to :data:`TOP_VALUES` ``{"value", "count"}``, most frequent first,
-    equal counts by value.
+    equal counts by value. ``distinct_count`` counts the distinct non-null values (NaN is one
+    value); ``distinct_approximate`` says it is an estimate (never above the non-null count).
     """
 
     name: str
@@ -92,7 +109,8 @@ class FeatureStatistics:
     max: Scalar = None
     mean: float | None = None
     stddev: float | None = None
-    approx_distinct: int | None = None
+    distinct_count: int | None = None
+    distinct_approximate: bool = False
     histogram: list[dict[str, Any]] | None = None
     top_values: list[dict[str, Any]] | None = None
 
@@ -105,7 +123,12 @@ class FeatureStatistics:
         """Build statistics from :meth:`to_dict` output; keys it does not know are ignored.
 
         Raises SchemaError when a required key (name, type, count, null_count) is missing.
+        Records stored before distinct counts could be exact hold ``approx_distinct``, read as
+        an approximate ``distinct_count``.
         """
+        if "approx_distinct" in data and "distinct_count" not in data:
+            legacy = data["approx_distinct"]
+            data = {**data, "distinct_count": legacy, "distinct_approximate": legacy is not None}
         fields = {field.name for field in dataclasses.fields(cls)}
         missing = sorted(
             field.name
@@ -159,41 +182,79 @@ def compute_statistics(table: pa.Table, types: Mapping[str, str]) -> dict[str, F
     other columns of ``table`` are left out. Raises SchemaError when a named column is missing
     or duplicated, a type name is unknown, or the column's Arrow type does not fit its type.
     """
-    import pyarrow as pa
-
     columns = _check_columns(table, types)
     if not columns:
         return {}
-    table = pa.Table.from_batches(table.to_batches(max_chunksize=_BATCH_ROWS), table.schema)
+    found: dict[int, dict[str, Any]] = {}
+    histograms: dict[int, list[dict[str, Any]] | None] = {}
     with duckdb_database.cursor() as con:
         # Timestamps come back as datetimes in the session zone; UTC keeps them deterministic.
         con.execute("SET TimeZone = 'UTC'")
-        con.register(_RELATION, table)
-        # Strings are summarized from their grouped values (see _string_statistics), so the
-        # scalar query leaves them out rather than converting every string twice.
-        found = _scalar_statistics(con, [c for c in columns if c.type != "string"])
-        histograms = _histograms(con, columns, found)
-        strings = [column for column in columns if column.type == "string"]
-        found |= _string_statistics(con, strings, table.num_rows)
+        for start in range(0, len(columns), COLUMNS_PER_QUERY):
+            chunk = columns[start : start + COLUMNS_PER_QUERY]
+            # Only the chunk's columns are registered: DuckDB reads the schema of the whole
+            # registered table for each statement.
+            _register(con, table.select([column.name for column in chunk]))
+            # Strings are summarized from their grouped values (see _string_statistics), so
+            # the scalar query leaves them out rather than converting every string twice.
+            scalars = _scalar_statistics(
+                con,
+                [c for c in chunk if c.type != "string"],
+                estimate_distinct=table.num_rows > EXACT_DISTINCT_ROWS,
+            )
+            histograms |= _histograms(con, chunk, scalars)
+            found |= scalars
+            strings = [column for column in chunk if column.type == "string"]
+            found |= _string_statistics(con, strings, table.num_rows)
+            con.unregister(_RELATION)
     results = {}
     for column in columns:
         found_here = found[column.index]
+        null_count = int(found_here["null_count"])
+        distinct, approximate = _distinct(table, column, found_here, table.num_rows - null_count)
         results[column.name] = FeatureStatistics(
             name=column.name,
             type=column.type,
             count=table.num_rows,
-            null_count=int(found_here["null_count"]),
+            null_count=null_count,
             nan_count=int(found_here.get("nan_count", 0)),
             inf_count=int(found_here.get("inf_count", 0)),
             min=_json_scalar(found_here.get("min")),
             max=_json_scalar(found_here.get("max")),
             mean=found_here.get("mean"),
             stddev=found_here.get("stddev"),
-            approx_distinct=found_here.get("approx_distinct"),
+            distinct_count=distinct,
+            distinct_approximate=approximate,
             histogram=histograms.get(column.index),
             top_values=found_here.get("top_values"),
         )
     return results
+
+
+def _register(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
+    """Register ``table`` as the statements' input, sliced so every core can scan a part."""
+    import pyarrow as pa
+
+    # DuckDB gives each Arrow record batch to one thread; zero-copy slices share the work.
+    batches = pa.Table.from_batches(table.to_batches(max_chunksize=_BATCH_ROWS), table.schema)
+    con.register(_RELATION, batches)
+
+
+def _distinct(
+    table: pa.Table, column: _Column, found: Mapping[str, Any], non_null: int
+) -> tuple[int | None, bool]:
+    """The distinct count of ``column`` and whether it is an estimate."""
+    import pyarrow.compute as pc
+
+    if column.type in _LISTS:
+        return None, False
+    if "distinct" in found:  # strings: counted exactly from their groups
+        return int(found["distinct"]), False
+    if table.num_rows <= EXACT_DISTINCT_ROWS:
+        exact = pc.count_distinct(table.column(column.name), mode="only_valid")
+        return int(exact.as_py()), False
+    # HyperLogLog can overshoot on small or repetitive columns.
+    return min(int(found["approx_distinct"]), non_null), True
 
 
 def _arrow_type_fits(fti_type: str, arrow_type: pa.DataType) -> bool:
@@ -257,9 +318,12 @@ def _check_columns(table: pa.Table, types: Mapping[str, str]) -> list[_Column]:
 
 
 def _scalar_statistics(
-    con: duckdb.DuckDBPyConnection, columns: list[_Column]
+    con: duckdb.DuckDBPyConnection, columns: list[_Column], *, estimate_distinct: bool
 ) -> dict[int, dict[str, Any]]:
-    """Every per-column scalar in one aggregate query, so the table is scanned once."""
+    """Every per-column scalar in one aggregate query, so the table is scanned once.
+
+    With ``estimate_distinct``, a HyperLogLog distinct count too (``approx_distinct``).
+    """
     if not columns:
         return {}
     aggregates: list[tuple[int, str, str]] = []
@@ -269,13 +333,16 @@ def _scalar_statistics(
         if column.type in _LISTS:
             aggregates.extend((column.index, key, sql) for key, sql in wanted.items())
             continue
-        wanted["approx_distinct"] = f"approx_count_distinct({value})"
+        if estimate_distinct:
+            wanted["approx_distinct"] = f"approx_count_distinct({value})"
         if column.type in _FLOATS:
             # NaN sorts above every number in DuckDB and inf would swamp the moments, so the
             # order statistics, moments and histogram all read the finite values only.
+            # count_if, not count(*) FILTER: each FILTER clause costs DuckDB a projection of
+            # its own, which made wide statements quadratic. (count_if of no rows is NULL.)
             wanted |= {
-                "nan_count": f"count(*) FILTER (WHERE isnan({value}))",
-                "inf_count": f"count(*) FILTER (WHERE isinf({value}))",
+                "nan_count": f"coalesce(count_if(isnan({value})), 0)",
+                "inf_count": f"coalesce(count_if(isinf({value})), 0)",
                 "finite_count": f"count({finite})",
                 "min": f"min({finite})",
                 "max": f"max({finite})",
@@ -302,8 +369,9 @@ def _scalar_statistics(
 
     projection = ", ".join(item for column in columns for item in column.projection())
     select = ", ".join(sql for _, _, sql in aggregates)
-    row = con.execute(f"SELECT {select} FROM (SELECT {projection} FROM {_RELATION})").fetchone()
-    assert row is not None  # an aggregate without GROUP BY always returns one row
+    # fetchall, not fetchone: the cursor must hold no pending result when the next chunk's
+    # input is registered. An aggregate without GROUP BY returns exactly one row.
+    (row,) = con.execute(f"SELECT {select} FROM (SELECT {projection} FROM {_RELATION})").fetchall()
     results: dict[int, dict[str, Any]] = {column.index: {} for column in columns}
     for (index, key, _), value in zip(aggregates, row, strict=True):
         results[index][key] = value
@@ -366,11 +434,10 @@ def _histograms(
         source = column.finite if column.type in _FLOATS else f"{column.value}::DOUBLE"
         aggregates.append(f"histogram({source}, $b{column.index})")
     projection = ", ".join(item for column, _, _ in binned for item in column.projection())
-    row = con.execute(
+    (row,) = con.execute(
         f"SELECT {', '.join(aggregates)} FROM (SELECT {projection} FROM {_RELATION})",
         {f"b{column.index}": boundaries for column, _, boundaries in binned},
-    ).fetchone()
-    assert row is not None  # an aggregate without GROUP BY always returns one row
+    ).fetchall()
     for (column, edges, boundaries), counts in zip(binned, row, strict=True):
         # Boundaries repeat when the range is a few ulps wide; DuckDB counts a repeated one
         # once, into the first bin that has it (the later ones are empty).
@@ -390,12 +457,12 @@ def _histograms(
 def _string_statistics(
     con: duckdb.DuckDBPyConnection, strings: list[_Column], row_count: int
 ) -> dict[int, dict[str, Any]]:
-    """Null count, approx_distinct, min, max and top values of every string column, in one query.
+    """Null count, distinct count, min, max and top values of every string column, in one query.
 
-    Each column's values are grouped once and everything is read from the groups: min, max and
-    the distinct-count sketch see each distinct value once instead of once per row (a
-    HyperLogLog sketch ignores repeats, so its estimate is the same), and a top-N
-    (ORDER BY ... LIMIT) keeps a heap of ten instead of sorting every group.
+    Each column's values are grouped once and everything is read from the groups: the number
+    of groups is the exact distinct count, min and max see each distinct value once instead of
+    once per row, and a top-N (ORDER BY ... LIMIT) keeps a heap of ten instead of sorting every
+    group.
     """
     if not strings:
         return {}
@@ -409,7 +476,7 @@ def _string_statistics(
         f"(SELECT {i} AS k, value, n, NULL AS lo, NULL AS hi, NULL AS distinct_values FROM g{i} "
         f"ORDER BY n DESC, value LIMIT {TOP_VALUES}) "
         f"UNION ALL (SELECT {i}, NULL, coalesce(sum(n), 0), min(value), max(value), "
-        f"approx_count_distinct(value) FROM g{i})"
+        f"count(*) FROM g{i})"
         for i in (column.index for column in strings)
     )
     rows = con.execute(
@@ -425,7 +492,7 @@ def _string_statistics(
                 "null_count": row_count - int(count),
                 "min": low,
                 "max": high,
-                "approx_distinct": int(distinct),
+                "distinct": int(distinct),
             }
     return results
 
