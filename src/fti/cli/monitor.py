@@ -34,7 +34,8 @@ def list_monitors(ctx: typer.Context) -> None:
         for column in columns:
             table.add_column(column)
         for monitor in monitors:
-            thresholds = [describe_threshold(m, v) for m, v in monitor.thresholds.items()]
+            on = "score: " if monitor.kind == "model" else ""
+            thresholds = [on + describe_threshold(m, v) for m, v in monitor.thresholds.items()]
             thresholds += [
                 describe_quality_threshold(m, v) for m, v in monitor.quality_thresholds.items()
             ]

@@ -66,7 +66,7 @@ def write_report(monitor: Monitor, path: str | Path) -> Path:
 <h2>Thresholds</h2>
 {_thresholds(monitor)}
 <h2>Windows</h2>
-{_summary(history) if history else "<p>No window yet: run the monitor first.</p>"}
+{_summary(history, monitor.kind == "model") if history else "<p>No window yet.</p>"}
 <h2>Latest window</h2>
 {plots if plots else "<p>No data yet: run the monitor first.</p>"}
 <h2>What the metrics mean</h2>
@@ -123,22 +123,26 @@ def _thresholds(monitor: Monitor) -> str:
     return f'<ul class="thresholds">{"".join(items)}</ul><p>{statuses}</p>'
 
 
-def _summary(history: list[MonitorResult]) -> str:
+def _summary(history: list[MonitorResult], quality: bool) -> str:
     rows = []
     for r in history[-SUMMARY_WINDOWS:]:
         crossed = "<br>".join(html.escape(line) for line in r.crossed) or "-"
-        quality = ", ".join(
-            f"{k} {v:.3f}" for k, v in r.quality.items() if v is not None and k != "labelled_rows"
-        )
         css = ' class="alert"' if r.status in ALERT_STATUSES else ""
-        rows.append(
-            f"<tr{css}><td>{r.window_end:%Y-%m-%d %H:%M}</td><td>{r.status}</td>"
-            f"<td>{r.rows:,}</td><td>{crossed}</td><td>{html.escape(quality) or '-'}</td></tr>"
-        )
-    return (
-        '<table class="windows"><tr><th>window end (UTC)</th><th>status</th><th>rows</th>'
-        f"<th>thresholds crossed</th><th>quality</th></tr>{''.join(rows)}</table>"
-    )
+        cells = [f"{r.window_end:%Y-%m-%d %H:%M}", r.status, f"{r.rows:,}", crossed]
+        if quality:
+            cells.append(
+                ", ".join(
+                    f"<b>{k} {v:.3f}</b>" if k in r.degraded else f"{k} {v:.3f}"
+                    for k, v in r.quality.items()
+                    if v is not None and k != "labelled_rows"
+                )
+                or "-"
+            )
+        rows.append(f"<tr{css}>{''.join(f'<td>{c}</td>' for c in cells)}</tr>")
+    headers = ["window end (UTC)", "status", "rows", "thresholds crossed"]
+    headers += ["quality"] if quality else []
+    header = "".join(f"<th>{h}</th>" for h in headers)
+    return f'<table class="windows"><tr>{header}</tr>{"".join(rows)}</table>'
 
 
 def _glossary(monitor: Monitor, history: list[MonitorResult]) -> str:
