@@ -216,6 +216,31 @@ def main(project: fti.Project) -> None:
 
     console.rule("[bold]Online inference over HTTP")
     _online(project, last_day)
+    _next_steps(project, last_day)
+
+
+def _next_steps(project: fti.Project, last_day: dt.date) -> None:
+    """Where everything is and what to try next, with commands that work as printed."""
+    home = project.settings.home
+    now = f"{last_day}T23:00"
+    flight = f"{last_day:%Y%m%d}_UA_700_EWR"
+    env = f"export FTI_HOME={home} FTI_PROJECT={project.name}"
+    console.rule("[bold]Next steps")
+    console.print(
+        f"Project {project.name!r} lives in {home} (metadata.db, online.db, offline/, "
+        f"artifacts/). Reports: {REPORT.resolve()} and {QUALITY_REPORT.resolve()}.\n"
+        "In a shell, put fti on PATH and point it at this project:\n"
+        f"  source .venv/bin/activate && {env}\n"
+        "  fti feature-groups list; fti models show flight_delays --alias production\n"
+        "  fti monitor list; fti verify flight_delays --now " + now + "\n"
+        "Serve the model as of the data's last evening (its features are from 2013: with the "
+        "wall clock every feature with a ttl would have expired):\n"
+        f"  fti serve --model flight_delays@production --now {now} --port 8000\n"
+        "  curl -s localhost:8000/v1/models/flight_delays/predict "
+        "-H 'content-type: application/json' \\\n"
+        f'    -d \'{{"entries": [{{"flight_id": "{flight}"}}]}}\'',
+        soft_wrap=True,
+    )
 
 
 def _show_training_data(project: fti.Project) -> None:
