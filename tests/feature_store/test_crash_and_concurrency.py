@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -53,6 +54,50 @@ def test_two_processes_insert_concurrently_without_losing_rows(
     assert len(fg.commits()) == 10
     online = fg.read_online(rows["id"].tolist(), return_type="list")
     assert all(row is not None for row in online)
+
+
+def _first_insert(
+    home: str, project: str, online_url: str, worker: int, start: Any, results: Any
+) -> None:
+    with fti.connect(home, project, online_url=online_url) as p:
+        fg = p.feature_store.get_feature_group("events")
+        # Key 0 in every batch: the racing writes must still upsert it to one row.
+        data = pd.DataFrame({"id": [0, 100 + worker], "x": [float(worker)] * 2})
+        start.wait(timeout=120)
+        commit = fg.insert(data)
+        results.put((worker, commit.id if commit else None))
+
+
+def test_racing_first_inserts_return_the_versions_holding_their_rows(
+    tmp_path: Path, online_url: str, project: fti.Project, fg: fti.FeatureGroup
+) -> None:
+    writers = 4
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(writers), context.Queue()
+    home = str(project.settings.home)
+    processes = [
+        context.Process(
+            target=_first_insert, args=(home, project.name, online_url, w, start, results)
+        )
+        for w in range(writers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=180)
+        assert process.exitcode == 0
+    returned = dict(results.get(timeout=10) for _ in range(writers))
+
+    assert sorted(returned.values()) == list(range(writers))
+    for worker, commit_id in returned.items():
+        changes = fg.read_changes(commit_id, commit_id)
+        assert sorted(changes["id"]) == [0, 100 + worker], worker
+        assert fg.statistics(commit_id)["id"].count == 2
+    rows = fg.read()
+    assert sorted(rows["id"]) == [0, *range(100, 100 + writers)]
+    last = max(returned, key=lambda w: returned[w])
+    assert rows.set_index("id").loc[0, "x"] == float(last)
+    assert fg.read_online(0, return_type="dict") == {"id": 0, "x": float(last)}
 
 
 KILLED_INSERT = textwrap.dedent(

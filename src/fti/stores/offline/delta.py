@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -31,6 +32,8 @@ _CONFIGURATION: dict[str, str | None] = {"delta.enableChangeDataFeed": "true"}
 # can be up to this much above the logged one.
 _STATS_PRECISION = timedelta(milliseconds=1)
 _RETRIES = 30
+# Commit metadata key of the token that identifies one write in the log.
+_TOKEN = "fti.write_token"
 
 
 class DeltaOfflineStore:
@@ -48,46 +51,62 @@ class DeltaOfflineStore:
     ) -> int:
         """Insert ``data``, replacing rows equal on ``keys``; returns the new version."""
         path = self._path(table)
-        commit = CommitProperties(custom_metadata=dict(properties))
+        # The token finds the version this write became: delta-rs may commit it above the
+        # version it read when another writer got in first.
+        token = uuid.uuid4().hex
+        custom = {**properties, _TOKEN: token}
         delay = 0.02
         for attempt in range(_RETRIES):
             try:
                 if not DeltaTable.is_deltatable(str(path)):
                     path.mkdir(parents=True, exist_ok=True)
+                    # No commit retries: a first write that loses the race for version 0 would
+                    # otherwise be appended as version 1 without merging on the keys; failing,
+                    # it merges into the winner's table on the next attempt.
                     write_deltalake(
                         str(path),
                         data,
                         mode="error",
                         configuration=_CONFIGURATION,
-                        commit_properties=commit,
+                        commit_properties=CommitProperties(custom, max_commit_retries=0),
                     )
-                    return 0
-                dt = self._open(table)
-                (
-                    dt.merge(
-                        data,
-                        _merge_predicate(keys),
-                        source_alias="s",
-                        target_alias="t",
-                        # In-memory source lets delta-rs derive key/time ranges to skip files.
-                        streamed_exec=False,
-                        commit_properties=commit,
+                else:
+                    (
+                        self._open(table)
+                        .merge(
+                            data,
+                            _merge_predicate(keys),
+                            source_alias="s",
+                            target_alias="t",
+                            # In-memory source lets delta-rs derive key/time ranges to skip files.
+                            streamed_exec=False,
+                            commit_properties=CommitProperties(custom),
+                        )
+                        .when_matched_update_all()
+                        .when_not_matched_insert_all()
+                        .execute()
                     )
-                    .when_matched_update_all()
-                    .when_not_matched_insert_all()
-                    .execute()
-                )
-                return dt.version()
+                return self._committed_version(table, token)
             except (CommitFailedError, FileExistsError) as exc:
                 if attempt == _RETRIES - 1:
                     raise StoreError(f"could not commit to {table}: {exc}") from exc
             except DeltaError as exc:
                 # A concurrent first write makes ours find an existing table: merge instead.
-                if "already exists" not in str(exc) or attempt == _RETRIES - 1:
+                if not _lost_first_write(exc) or attempt == _RETRIES - 1:
                     raise StoreError(f"offline write to {table} failed: {exc}") from exc
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
         raise AssertionError("unreachable")
+
+    def _committed_version(self, table: str, token: str) -> int:
+        """The version whose commit carries ``token`` (searched from the latest down)."""
+        dt = self._open(table)
+        # The latest few commits first: only writers racing this one can be above it.
+        for limit in (8, None):
+            for entry in dt.history(limit):
+                if entry.get(_TOKEN) == token:
+                    return int(entry["version"])
+        raise StoreError(f"offline table {table}: the commit just written is not in its log")
 
     def version(self, table: str) -> int | None:
         """The latest version, None when the table does not exist."""
@@ -255,6 +274,12 @@ def _without_views(table: pa.Table) -> pa.Table:
     plain = {"string_view": pa.string(), "binary_view": pa.binary()}
     fields = [f.with_type(plain.get(str(f.type), f.type)) for f in table.schema]
     return table.cast(pa.schema(fields))
+
+
+def _lost_first_write(exc: DeltaError) -> bool:
+    """Whether ``exc`` says another writer created the table (or its version 0) first."""
+    text = str(exc)
+    return "already exists" in text or "Version mismatch" in text
 
 
 def _merge_predicate(keys: Sequence[str]) -> str:
