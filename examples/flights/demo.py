@@ -106,7 +106,7 @@ def _daily_cadence(
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
     flights = frames["flights"]
     daily: list[tuple[dt.date, int, float | None]] = []
-    weekly = Table(title="Weekly: feature drift (vs Jan-Aug training data) and model quality")
+    weekly = Table(title="Weekly: feature drift (vs Sep-Oct) and model quality")
     for column in (
         "week ending",
         "flights",
