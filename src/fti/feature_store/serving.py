@@ -496,6 +496,9 @@ def _check_online(
         )
 
 
+_TIME_TYPES = {"timestamp": (dt.datetime, np.datetime64), "date": (dt.date, np.datetime64)}
+
+
 def _passed_value(name: str, type_name: str, arrow_type: pa.DataType, value: Any) -> Any:
     """A passed feature value as the feature's type holds it; SchemaError if it cannot be."""
     if value is None:
@@ -511,7 +514,9 @@ def _passed_value(name: str, type_name: str, arrow_type: pa.DataType, value: Any
             ) from exc
         return parsed.date() if type_name == "date" else parsed
     problem = ""
-    if type_name in INT_RANGES:
+    if type_name in _TIME_TYPES and not isinstance(value, _TIME_TYPES[type_name]):
+        problem = "give a date or time, or its ISO 8601 text"
+    elif type_name in INT_RANGES:
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             problem = "not an integer"
         elif isinstance(value, int | float):

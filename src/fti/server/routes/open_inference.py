@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -225,32 +225,33 @@ _INFER_DOC: dict[str, Any] = {
         },
         **error_responses(400, 404, 413, 503),
     },
-    "openapi_extra": request_body(InferRequest),
+    "openapi_extra": request_body(InferRequest)
+    | {
+        "parameters": [
+            {
+                "name": HEADER_LENGTH,
+                "in": "header",
+                "required": False,
+                "description": "Binary tensor data extension: the length of the JSON header; "
+                "the bytes after it hold the inputs whose parameters give a "
+                "binary_data_size, in their order",
+                "schema": {"type": "integer", "minimum": 0},
+            }
+        ]
+    },
 }
-
-LengthHeader = Annotated[
-    int | None,
-    Header(
-        alias=HEADER_LENGTH,
-        ge=0,
-        description="Binary tensor data extension: the length of the JSON header; the bytes "
-        "after it hold the inputs whose parameters give a binary_data_size, in their order",
-    ),
-]
 
 
 @router.post("/v2/models/{name}/infer", **_INFER_DOC)
-async def infer(name: str, request: Request, header_length: LengthHeader = None) -> Response:
+async def infer(name: str, request: Request) -> Response:
     """Predict on feature tensors given directly (already transformed; no look-up)."""
-    return await _infer(_deployment(request, name), name, request, header_length)
+    return await _infer(_deployment(request, name), name, request)
 
 
 @router.post("/v2/models/{name}/versions/{version}/infer", **_INFER_DOC)
-async def version_infer(
-    name: str, version: str, request: Request, header_length: LengthHeader = None
-) -> Response:
+async def version_infer(name: str, version: str, request: Request) -> Response:
     """Predict with a given model version (only the version being served is known)."""
-    return await _infer(_deployment(request, name, version), name, request, header_length)
+    return await _infer(_deployment(request, name, version), name, request)
 
 
 def _deployment(request: Request, name: str, version: str | None = None) -> Deployment:
@@ -292,17 +293,17 @@ def _outputs(predictor: Predictor) -> dict[str, tuple[str, list[int]]]:
     return outputs
 
 
-async def _infer(
-    deployment: Deployment, name: str, request: Request, header_length: int | None
-) -> Response:
+async def _infer(deployment: Deployment, name: str, request: Request) -> Response:
     body = await request.body()
     header, binary = body, b""
-    if header_length is not None:
-        if header_length > len(body):
+    length = request.headers.get(HEADER_LENGTH)
+    if length is not None:
+        if not length.isdigit() or int(length) > len(body):
             raise InvalidArgumentError(
-                f"{HEADER_LENGTH} is {header_length}, but the body has {len(body)} bytes"
+                f"{HEADER_LENGTH} must be the length of the JSON header (at most the body's "
+                f"{len(body)} bytes), not {length!r}"
             )
-        header, binary = body[:header_length], body[header_length:]
+        header, binary = body[: int(length)], body[int(length) :]
     payload = validate(InferRequest, parse_json(header))
     predictor = deployment.predictor
     outputs = _outputs(predictor)
