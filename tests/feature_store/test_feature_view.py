@@ -61,8 +61,10 @@ def test_views_are_versioned_and_found(view: fti.FeatureView, fs: fti.FeatureSto
     assert [(v.name, v.version) for v in fs.list_feature_views()] == [("delays", 1), ("delays", 2)]
     with pytest.raises(fti.NotFoundError):
         fs.get_feature_view("delays", 3)
-    with pytest.raises(fti.QueryError, match="label"):
-        fs.create_feature_view("bad", query=view.query, labels=["nope"])
+    with pytest.raises(fti.QueryError, match="repeat"):
+        fs.create_feature_view("bad", query=view.query, labels=["late", "late"])
+    with pytest.raises(fti.QueryError, match="p are the root's key or event time"):
+        fs.create_feature_view("bad", query=view.query, labels=["p"])
     again.delete()
     assert [v.version for v in fs.list_feature_views()] == [1]
 
@@ -276,3 +278,180 @@ def test_dataset_files_are_renamed_into_place_and_failures_leave_none(
         view.train_test_split(test_start=at(0))
     assert sorted(p.name for p in folder.iterdir()) == expected
     assert [d.version for d in view.training_datasets()] == [1, 2]
+
+
+# Request-time features and labels in spines (Feast's quickstart) ----------------------------
+
+
+@fti.on_demand(type="float64", inputs=["conv_rate"], request_parameters=["val_to_add"])
+def conv_rate_plus_val1(df: pd.DataFrame) -> pd.Series:
+    return df["conv_rate"] + df["val_to_add"]
+
+
+LABEL = "label_driver_reported_satisfaction"
+
+
+@pytest.fixture
+def drivers(fs: fti.FeatureStore) -> fti.FeatureView:
+    """Feast's quickstart: hourly driver stats, an on-demand feature taking ``val_to_add`` and
+    a label that only the entity table (the spine) carries."""
+    stats = fs.create_feature_group(
+        "driver_hourly_stats",
+        primary_key=["driver_id"],
+        event_time="event_timestamp",
+        features=[
+            fti.Feature("driver_id", "int64"),
+            fti.Feature("event_timestamp", "timestamp"),
+            fti.Feature("conv_rate", "float64"),
+            fti.Feature("acc_rate", "float64"),
+        ],
+        on_demand_features=[conv_rate_plus_val1],
+    )
+    rng = np.random.default_rng(3)
+    hours = [h for h in range(6) for _ in (1001, 1002, 1003)]
+    stats.insert(  # no val_to_add: conv_rate_plus_val1 is stored as null
+        pd.DataFrame(
+            {
+                "driver_id": [1001, 1002, 1003] * 6,
+                "event_timestamp": [at(h) for h in hours],
+                "conv_rate": rng.random(18).round(3),
+                "acc_rate": rng.random(18).round(3),
+            }
+        )
+    )
+    return fs.create_feature_view(
+        "driver_activity",
+        query=stats.select(["conv_rate", "acc_rate", "conv_rate_plus_val1"]),
+        labels=[LABEL],
+    )
+
+
+def entity_df(rows: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "driver_id": rng.choice([1001, 1002, 1003, 1004], rows),  # 1004 has no stats
+            "event_timestamp": [at(h) for h in rng.uniform(-1, 7, rows)],  # some before any
+            LABEL: rng.integers(1, 6, rows),
+            "val_to_add": rng.integers(1, 4, rows),
+        }
+    )
+
+
+def brute_force_drivers(view: fti.FeatureView, spine: pd.DataFrame) -> pd.DataFrame:
+    stats = view.query.root.read()
+    rows = []
+    for entity in spine.itertuples(index=False):
+        seen = stats[
+            (stats["driver_id"] == entity.driver_id)
+            & (stats["event_timestamp"] <= entity.event_timestamp)
+        ]
+        if seen.empty:
+            rows.append({"conv_rate": None, "acc_rate": None, "conv_rate_plus_val1": None})
+            continue
+        row = seen.sort_values("event_timestamp").iloc[-1]
+        rows.append(
+            {
+                "conv_rate": row["conv_rate"],
+                "acc_rate": row["acc_rate"],
+                "conv_rate_plus_val1": row["conv_rate"] + entity.val_to_add,
+            }
+        )
+    return pd.DataFrame(rows, dtype="float64")
+
+
+def test_feast_quickstart_trains_with_a_request_parameter_and_a_label_in_the_spine(
+    drivers: fti.FeatureView,
+) -> None:
+    spine = entity_df(40)
+    assert drivers.spine_labels == [LABEL]
+    version = drivers.create_training_data(spine=spine)
+    x, y = drivers.get_training_data(version)
+    pd.testing.assert_frame_equal(x, brute_force_drivers(drivers, spine))
+    assert x["conv_rate_plus_val1"].notna().sum() > 20  # not only nulls compared
+    assert y.tolist() == spine[LABEL].tolist()
+    assert drivers.verify_training_data(version).matches
+    batch = drivers.get_batch_data(spine=spine.drop(columns=[LABEL]))
+    pd.testing.assert_frame_equal(batch, x)
+
+    x_train, x_test, y_train, y_test = drivers.train_test_split(test_size=0.25, seed=1, spine=spine)
+    assert len(x_train) == 30 and len(x_test) == 10
+    assert sorted(y_train.tolist() + y_test.tolist()) == sorted(spine[LABEL].tolist())
+    assert drivers.verify_training_data(drivers.training_dataset().version).matches
+
+
+def test_on_demand_features_from_a_spine_equal_online_values(
+    drivers: fti.FeatureView, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = at(5.5)
+    monkeypatch.setenv("FTI_NOW", now.isoformat())
+    entries = [{"driver_id": d} for d in (1001, 1002, 1003, 1001)]
+    values = [1, 2, 3, 10]
+    online = drivers.get_feature_vectors(
+        entries, request_parameters=[{"val_to_add": v} for v in values], return_type="pandas"
+    )
+    keys = [e["driver_id"] for e in entries]
+    spine = pd.DataFrame({"driver_id": keys, "event_timestamp": now, "val_to_add": values})
+    pd.testing.assert_frame_equal(drivers.get_batch_data(spine=spine), online)
+
+
+def test_spine_labels_need_a_spine_that_carries_them(drivers: fti.FeatureView) -> None:
+    with pytest.raises(fti.SchemaError, match=f"{LABEL}.*pass spine="):
+        drivers.create_training_data()
+    with pytest.raises(fti.SchemaError, match=LABEL):
+        drivers.train_test_split(test_size=0.5, spine=entity_df(4).drop(columns=[LABEL]))
+    assert drivers.training_datasets() == []
+    assert len(drivers.get_batch_data(spine=entity_df(4).drop(columns=[LABEL]))) == 4
+
+
+def test_labels_of_a_joined_group_come_from_the_join_or_the_spine(
+    view: fti.FeatureView, fs: fti.FeatureStore
+) -> None:
+    by_temp = fs.create_feature_view("temps", query=view.query, labels=["temp"])
+    spine = pd.DataFrame({"fid": [3, 1, 2], "p": [at(5), at(1), at(2)]})
+    x, y = by_temp.get_training_data(by_temp.create_training_data(spine=spine))
+    assert list(x.columns) == ["origin", "distance", "late"]
+    assert y.tolist() == [3.0, 1.0, 2.0]
+    overridden = spine.assign(temp=[-1.0, -2.0, None])
+    version = by_temp.create_training_data(spine=overridden)
+    x2, y2 = by_temp.get_training_data(version)
+    pd.testing.assert_frame_equal(x2, x)
+    assert y2.tolist()[:2] == [-1.0, -2.0] and math.isnan(y2.tolist()[2])
+    assert by_temp.verify_training_data(version).matches
+
+
+@pytest.mark.parametrize(
+    ("spine", "match"),
+    [
+        (
+            {"fid": [1], "p": [at(1)], "foo": [1]},
+            r"foo are not what a spine may carry.*\(fid, p\).*\(late\).*\(none\)",
+        ),
+        ({"fid": [1]}, "missing column.*p"),
+        ({"p": [at(1)]}, "missing column.*fid"),
+    ],
+    ids=["unknown-column", "no-event-time", "no-key"],
+)
+def test_spine_columns_are_checked(
+    view: fti.FeatureView, spine: dict[str, list[object]], match: str
+) -> None:
+    with pytest.raises(fti.SchemaError, match=match):
+        view.get_batch_data(spine=pd.DataFrame(spine))
+
+
+def test_unknown_spine_column_of_a_view_with_request_parameters(drivers: fti.FeatureView) -> None:
+    spine = entity_df(3).assign(val_to_ad=1)
+    with pytest.raises(fti.SchemaError, match=r"val_to_ad are not.*\(val_to_add\)"):
+        drivers.create_training_data(spine=spine)
+
+
+def test_a_filter_on_a_recomputed_feature_is_refused(
+    drivers: fti.FeatureView, fs: fti.FeatureStore
+) -> None:
+    filtered = fs.create_feature_view(
+        "filtered",
+        query=drivers.query.filter(fti.col("conv_rate_plus_val1") > 1.0),
+        labels=[LABEL],
+    )
+    with pytest.raises(fti.QueryError, match="filter reads conv_rate_plus_val1"):
+        filtered.create_training_data(spine=entity_df(3))

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -365,3 +366,140 @@ def test_runs_in_threads_at_once_read_their_own_groups(fs: fti.FeatureStore) -> 
     with ThreadPoolExecutor(max_workers=4) as pool:
         for _ in range(5):
             assert list(pool.map(values, range(4))) == [{0.0}, {1.0}, {2.0}, {3.0}]
+
+
+@fti.on_demand(type="float64", inputs=["k"], request_parameters=["bump"])
+def k_plus(df: pd.DataFrame) -> pd.Series:
+    return df["k"].fillna(0) + df["bump"]
+
+
+@fti.on_demand(type="float64", inputs=["va"], request_parameters=["factor"])
+def va_times(df: pd.DataFrame) -> pd.Series:
+    return df["va"].fillna(0.0) * df["factor"]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    roots=st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 14), st.integers(0, 3)), max_size=10
+    ),
+    a_rows=batch,
+    b_rows=batch,
+    ttl=st.one_of(st.none(), st.integers(1, 6)),
+    spine=st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.integers(-2, 16),
+            st.integers(-3, 3),
+            st.floats(-2, 2, allow_nan=False),
+            st.one_of(st.none(), st.floats(-9, 9, allow_nan=False)),
+            st.booleans(),
+        ),
+        max_size=10,
+    ),
+    override=st.booleans(),
+)
+def test_spine_request_parameters_and_labels_match_brute_force(
+    roots: list[tuple[int, int, int]],
+    a_rows: list[tuple[int, int, float]],
+    b_rows: list[tuple[int, int, float]],
+    ttl: int | None,
+    spine: list[tuple[int, int, int, float, float | None, bool]],
+    override: bool,
+) -> None:
+    """On-demand features recomputed from the spine's request parameters on the row each join
+    found (none: null), labels of a joined group replaced by the spine's, a spine-only label."""
+    with tempfile.TemporaryDirectory() as home, fti.connect(home, "pit") as project:
+        fs = project.feature_store
+        options = {"online_enabled": False, "statistics": False}
+        keyed = fti.Feature("k", "int64")
+        root = fs.create_feature_group(
+            "root",
+            primary_key=["id"],
+            event_time="ts",
+            features=[fti.Feature("id", "int64"), fti.Feature("ts", "timestamp"), keyed],
+            on_demand_features=[k_plus],
+            **options,
+        )
+        a = fs.create_feature_group(
+            "a",
+            primary_key=["k"],
+            event_time="t",
+            features=[keyed, fti.Feature("t", "timestamp"), fti.Feature("va", "float64")],
+            on_demand_features=[va_times],
+            **options,
+        )
+        b = fs.create_feature_group(
+            "b",
+            primary_key=["k"],
+            event_time="t",
+            features=[keyed, fti.Feature("t", "timestamp"), fti.Feature("vb", "float64")],
+            **options,
+        )
+        root.insert(
+            pd.DataFrame(
+                {
+                    "id": pd.Series([r[0] for r in roots], dtype="int64"),
+                    "ts": pd.Series([at(r[1]) for r in roots], dtype="datetime64[us, UTC]"),
+                    "k": pd.Series([r[2] for r in roots], dtype="int64"),
+                }
+            )
+        )
+        a.insert(frame(a_rows, "va"))  # without "factor": va_times is stored as null
+        b.insert(frame(b_rows, "vb"))
+        minutes = None if ttl is None else dt.timedelta(minutes=ttl)
+        query = (
+            root.select(["k", "k_plus"])
+            .join(a.select(["va", "va_times"]), on=["k"], ttl=minutes)
+            .join(b.select(["vb"]), on=["k"])
+        )
+        columns: dict[str, list[Any]] = {
+            "id": [s[0] for s in spine],
+            "ts": [at(s[1]) for s in spine],
+            "bump": [s[2] for s in spine],
+            "factor": [s[3] for s in spine],
+            "outcome": [s[5] for s in spine],
+        }
+        if override:
+            columns["vb"] = [s[4] for s in spine]
+        types = {"bump": pa.int64(), "factor": pa.float64(), "outcome": pa.bool_()}
+        schema = pa.schema(
+            [("id", pa.int64()), ("ts", pa.timestamp("us", tz="UTC"))]
+            + list(types.items())
+            + ([("vb", pa.float64())] if override else [])
+        )
+        spine_table = pa.table(columns, schema=schema)
+        prepared = point_in_time.prepare_spine(query, spine_table, ["vb", "outcome"])
+        plan = point_in_time.plan(query, point_in_time.latest_versions(query))
+        result = plan.run(spine=prepared)
+
+        stored = {g.name: g.read().to_dict("records") for g in (root, a, b)}
+        root_joined = brute_force(
+            [{"id": s[0], "ts": at(s[1]), "k": None} for s in spine],
+            "ts",
+            [([r | {"rt": r["ts"]} for r in stored["root"]], "id", "rt", None, "k")],
+        )
+        joins = [(stored["a"], "k", "t", ttl, "va"), (stored["b"], "k", "t", None, "vb")]
+        joined = brute_force(root_joined, "ts", joins)
+        expected = []
+        for row, (_, _, bump, factor, label, outcome) in zip(joined, spine, strict=True):
+            expected.append(
+                {
+                    "k": row["k"],
+                    "k_plus": None if row["k"] is None else row["k"] + bump,
+                    "va": row["va"],
+                    "va_times": None if row["va"] is None else row["va"] * factor,
+                    "vb": label if override else row["vb"],
+                    "outcome": outcome,
+                }
+            )
+        assert result.column_names == ["k", "k_plus", "va", "va_times", "vb", "outcome"]
+        got = result.to_pylist()
+        assert len(got) == len(expected)
+        for have, want in zip(got, expected, strict=True):
+            assert have.keys() == want.keys()
+            for name, value in want.items():
+                if isinstance(value, float):
+                    assert have[name] == pytest.approx(value, rel=1e-12)
+                else:
+                    assert have[name] == value

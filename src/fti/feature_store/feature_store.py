@@ -141,7 +141,9 @@ class FeatureStore:
     ) -> FeatureView:
         """Create a feature view version over ``query`` with ``labels`` and transformations.
 
-        Each transformation is checked on a sample, vectorized and one row at a time; a
+        A label is a column of the query (of any of its groups) or, like a label in Feast's
+        entity table, a column only the spine carries: training data then needs a spine with
+        it. Each transformation is checked on a sample, vectorized and one row at a time; a
         difference refuses the view with TransformationError.
         """
         check_name(name, "feature view name")
@@ -149,11 +151,8 @@ class FeatureStore:
             check_version(version, "feature view version")
         if not isinstance(query, Query):
             raise QueryError("create_feature_view needs query=, e.g. fg.select_all().join(...)")
-        labels = [labels] if isinstance(labels, str) else list(labels)
+        labels = _labels(query, labels)
         outputs = {c.name: c.type for c in query.outputs}
-        unknown = [label for label in labels if label not in outputs]
-        if unknown:
-            raise QueryError(f"label(s) {', '.join(unknown)} are not columns of the query")
         plan = TransformPlan.create(transformations or {}, outputs, labels)
         if plan.columns:
             plan.check_parity(sample_frame(query, plan.columns))
@@ -210,6 +209,23 @@ class FeatureStore:
                     f"event_time column {event_time!r} must be a timestamp or date, "
                     f"not {by_name[event_time].type}"
                 )
+
+
+def _labels(query: Query, labels: Sequence[str] | str) -> list[str]:
+    """The checked labels of a view: columns of ``query``, or spine labels."""
+    labels = [labels] if isinstance(labels, str) else list(labels)
+    for label in labels:
+        check_name(label, "label name")
+    if len(set(labels)) != len(labels):
+        raise QueryError(f"labels {labels} repeat a column")
+    outputs = {c.name for c in query.outputs}
+    keys = query.root.upsert_keys
+    clashing = [label for label in labels if label not in outputs and label in keys]
+    if clashing:
+        raise QueryError(
+            f"label(s) {', '.join(clashing)} are the root's key or event time, not labels"
+        )
+    return labels
 
 
 def _as_feature(value: Any) -> Feature:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
-from fti.errors import NotFoundError
+from fti.errors import NotFoundError, SchemaError
 from fti.feature_store import point_in_time, training_data
 from fti.feature_store.query import Query
 from fti.feature_store.training_data import SPLIT_COLUMN, TRAIN, SplitRule
@@ -80,6 +80,13 @@ class FeatureView:
         return list(self._body["labels"])
 
     @property
+    def spine_labels(self) -> list[str]:
+        """The labels that are not columns of the query: training data takes them from the
+        spine (like labels in Feast's entity table)."""
+        outputs = {c.name for c in self.query.outputs}
+        return [label for label in self.labels if label not in outputs]
+
+    @property
     def description(self) -> str:
         """Free text describing the view."""
         return str(self._body.get("description", ""))
@@ -108,7 +115,11 @@ class FeatureView:
         spine: Any = None,
         description: str = "",
     ) -> int:
-        """Record a training dataset (all rows in the train part); returns its version."""
+        """Record a training dataset (all rows in the train part); returns its version.
+
+        With a spine, its labels are the labels and its request parameters recompute the
+        on-demand features that take them, as in :meth:`get_batch_data`.
+        """
         return self._create(SplitRule(), start_time, end_time, spine, description)
 
     def train_test_split(
@@ -232,13 +243,17 @@ class FeatureView:
     ) -> Any:
         """Features of the latest commits, transformed as for training (no labels).
 
-        With a spine, row i of the result belongs to row i of the spine. ``transformed=False``
-        gives the raw feature values (what monitors compare with training data).
+        With a spine, row i of the result belongs to row i of the spine; request parameters
+        in the spine recompute the on-demand features that take them, as serving does.
+        ``transformed=False`` gives the raw feature values (what monitors compare with
+        training data).
         """
+        start, end = training_data.to_utc(start_time), training_data.to_utc(end_time)
+        prepared = self._prepare_spine(spine)
         use_state = self._has_transforms and transformed
         dataset = self.training_dataset(training_dataset_version) if use_state else None
         state = dataset.transformation_state if dataset else {}
-        table = self._run(point_in_time.latest_versions(self.query), start_time, end_time, spine)
+        table = self._run(point_in_time.latest_versions(self.query), start, end, prepared)
         frame = self._features_frame(table, state, primary_key, event_time, transformed)
         if return_type == "pandas":
             return frame
@@ -381,23 +396,20 @@ class FeatureView:
         assert self._serving is not None
         return self._serving
 
+    def _prepare_spine(self, spine: Any) -> point_in_time.Spine | None:
+        if spine is None:
+            return None
+        return point_in_time.prepare_spine(self.query, spine, self.labels)
+
     def _run(
         self,
         versions: point_in_time.Versions,
         start_time: dt.datetime | None,
         end_time: dt.datetime | None,
-        spine: Any,
-        *,
-        prepared: pa.Table | None = None,
+        spine: point_in_time.Spine | None,
     ) -> pa.Table:
         plan = point_in_time.plan(self.query, versions, self.root_keys)
-        if prepared is None and spine is not None:
-            prepared = point_in_time.prepare_spine(self.query, spine, self.labels)
-        return plan.run(
-            spine=prepared,
-            start_time=training_data.to_utc(start_time),
-            end_time=training_data.to_utc(end_time),
-        )
+        return plan.run(spine=spine, start_time=start_time, end_time=end_time)
 
     def _create(
         self,
@@ -407,10 +419,15 @@ class FeatureView:
         spine: Any,
         description: str,
     ) -> int:
+        start, end = training_data.to_utc(start_time), training_data.to_utc(end_time)
+        prepared = self._prepare_spine(spine)
+        missing = [c for c in self.spine_labels if prepared is None or c not in prepared.labels]
+        if missing:
+            raise SchemaError(
+                f"label(s) {', '.join(missing)} of {self!r} are not columns of its query: "
+                "training data takes them from the spine; pass spine= with those columns"
+            )
         versions = point_in_time.latest_versions(self.query)
-        prepared = None
-        if spine is not None:
-            prepared = point_in_time.prepare_spine(self.query, spine, self.labels)
         offline = self._store._offline
         # Parquet is written under a staged name while the rest runs (the writer releases the
         # GIL), then renamed once the metadata store has given the dataset its version.
@@ -423,19 +440,10 @@ class FeatureView:
                 writes = []
                 if prepared is not None:
                     # The spine as given (typed): the row number and time copy are rebuilt.
-                    spine_columns = [
-                        c
-                        for c in prepared.column_names
-                        if c not in (point_in_time.SPINE_ROW, point_in_time.SPINE_TIME)
-                    ]
                     writes.append(
-                        pool.submit(
-                            offline.write_file,
-                            self._spine_path(staged),
-                            prepared.select(spine_columns),
-                        )
+                        pool.submit(offline.write_file, self._spine_path(staged), prepared.given)
                     )
-                table = self._run(versions, start_time, end_time, spine, prepared=prepared)
+                table = self._run(versions, start, end, prepared)
                 root_time = self.query.root.event_time
                 times = table.column(root_time) if root_time else None
                 table = table.append_column(SPLIT_COLUMN, rule.assign(times, table.num_rows))
@@ -448,8 +456,8 @@ class FeatureView:
             body = {
                 "versions": versions,
                 "split": rule.to_dict(),
-                "start_time": _iso(training_data.to_utc(start_time)),
-                "end_time": _iso(training_data.to_utc(end_time)),
+                "start_time": _iso(start),
+                "end_time": _iso(end),
                 "has_spine": spine is not None,
                 "digest": digest.result(),
                 "rows": table.num_rows,

@@ -91,18 +91,32 @@ def insert(fg: FeatureGroup, data: Any) -> Commit | None:
 
 
 def add_on_demand(fg: FeatureGroup, table: pa.Table) -> pa.Table:
-    """``table`` with the group's on-demand features computed and request parameters dropped."""
+    """``table`` with the group's on-demand features computed and request parameters dropped.
+
+    A feature none of whose request parameters ``table`` has is stored as null: serving
+    computes it from the request, training data from a spine that carries them. An empty
+    ``table`` gets empty columns.
+    """
     features = fg.on_demand_features
-    if not features or table.num_rows == 0:
+    if not features:
         return table
     parameters = {p for odf in features for p in odf.request_parameters}
     frame = table.to_pandas()
+    absent = []
     for odf in features:
-        if odf.name not in frame.columns:
-            check_on_demand_parity(odf, frame.head(SAMPLE_ROWS))
-            frame[odf.name] = odf.compute(frame).to_numpy()
+        if odf.name in frame.columns:
+            continue
+        given = frame.columns.intersection(odf.request_parameters)
+        if frame.empty or (odf.request_parameters and given.empty):
+            absent.append(odf)
+            continue
+        check_on_demand_parity(odf, frame.head(SAMPLE_ROWS))
+        frame[odf.name] = odf.compute(frame).to_numpy()
     kept = frame.drop(columns=[c for c in parameters if c in frame.columns])
-    return pa.Table.from_pandas(kept, preserve_index=False)
+    result = pa.Table.from_pandas(kept, preserve_index=False)
+    for odf in absent:
+        result = result.append_column(odf.name, pa.nulls(result.num_rows, odf.arrow_type))
+    return result
 
 
 def last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:

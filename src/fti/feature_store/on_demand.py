@@ -39,10 +39,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from fti.errors import SchemaError, TransformationError
 from fti.names import check_name
-from fti.types import normalize_type
+from fti.types import ARROW_TYPES, normalize_type
 
 __all__ = ["OnDemandFeature", "check_on_demand_parity", "on_demand"]
 
@@ -88,6 +89,11 @@ class OnDemandFeature:
                 f"once; got inputs {list(self.inputs)}, request parameters "
                 f"{list(self.request_parameters)}"
             )
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        """The Arrow type the feature is stored as."""
+        return ARROW_TYPES[self.type]
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -4,12 +4,16 @@ The semantics are written once, here, over Arrow datasets that any offline backe
 every group is read at a pinned Delta version, joined with ``ASOF LEFT JOIN`` on its keys and
 ``root time >= group event time``; a ttl turns matches older than ``root time - ttl`` into
 nulls; a spine replaces the root's rows and the root itself is then joined as of the spine.
+
+A spine may also carry labels (their values replace the query's, or add labels the query does
+not have) and request parameters: the on-demand features that take them are then recomputed
+from each joined row and the spine's values, as online serving computes them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +24,16 @@ import pyarrow.compute as pc
 
 from fti import duckdb_database
 from fti.errors import NotFoundError, QueryError, SchemaError
+from fti.feature_store.on_demand import OnDemandFeature, check_on_demand_parity
 from fti.feature_store.query import Query, Step, left_key_source
+from fti.feature_store.transform_plan import SAMPLE_ROWS
 from fti.stores.offline.base import DataFile
-from fti.types import arrow_schema, coerce, require_not_null
+from fti.types import Feature, arrow_schema, coerce, require_not_null, to_arrow
 
 SPINE_ROW = "__fti_spine_row"
 SPINE_TIME = "__fti_spine_time"
+# Columns a run with recomputed on-demand features carries until the recomputation is done.
+_HELPER = "__fti_"
 
 Versions = dict[str, int | None]
 """Delta version read for each group, keyed ``<group>_v<version>`` (None: no data yet)."""
@@ -45,6 +53,39 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+@dataclass(frozen=True)
+class Recompute:
+    """An on-demand feature of the query recomputed from a spine's request parameters."""
+
+    step: int
+    output: str
+    feature: OnDemandFeature
+
+    @property
+    def matched(self) -> str:
+        """The helper column telling whether the step found a row (within its ttl)."""
+        return f"{_HELPER}matched_{self.step}"
+
+    def input(self, column: str) -> str:
+        """The helper column holding input ``column`` of the step's row."""
+        return f"{_HELPER}input_{self.step}_{column}"
+
+
+@dataclass(frozen=True)
+class Spine:
+    """A checked spine: its typed rows plus the row number and time, and its columns' roles."""
+
+    table: pa.Table
+    labels: tuple[str, ...] = ()
+    parameters: tuple[str, ...] = ()
+    recomputes: tuple[Recompute, ...] = ()
+
+    @property
+    def given(self) -> pa.Table:
+        """The spine as given (typed), without the row number and time rebuilt from it."""
+        return self.table.drop_columns([SPINE_ROW, SPINE_TIME])
+
+
 @dataclass
 class Plan:
     """A query bound to pinned versions, ready to run."""
@@ -53,34 +94,38 @@ class Plan:
     versions: Versions
     extra_columns: list[str] = field(default_factory=list)
 
-    def sql(self, spine_columns: Sequence[str] | None = None, time_range: bool = False) -> str:
+    def sql(self, spine: Spine | None = None, time_range: bool = False) -> str:
         """The SQL statement (tables ``g0``, ``g1``... are the pinned groups).
 
-        With ``spine_columns`` (the columns of a prepared spine table ``spine``), root columns
-        the spine carries (keys, event time, labels) come from the spine.
+        With a ``spine`` (registered as the table ``spine``), the root's keys and event time
+        and the labels it carries come from the spine.
         """
-        spine = spine_columns is not None
-        from_spine = set(spine_columns or ())
         steps = self.query.steps
         root = steps[0]
         root_time = root.group.event_time
-        if spine:
+        if spine is not None:
             time = _as_ts(f"s.{_q(SPINE_TIME)}")
         elif root_time is not None:
             time = _as_ts(f"t0.{_q(root_time)}", _type(root, root_time))
         else:
             time = "TIMESTAMPTZ 'infinity'"
         columns = {}
+        root_from_spine = set(root.group.upsert_keys) if spine is not None else set()
+        labels_from_spine = set(spine.labels) if spine is not None else set()
         for c in self.query.outputs:
-            if c.step == 0 and c.source in from_spine:
+            if c.step == 0 and c.source in root_from_spine:
                 columns[c.name] = f"s.{_q(c.source)}"
+            elif c.name in labels_from_spine:
+                columns[c.name] = f"s.{_q(c.name)}"
             else:
                 columns[c.name] = self._column_sql(c.step, c.source, time)
         for name in self.extra_columns:
-            columns[name] = f"s.{_q(name)}" if spine else f"t0.{_q(name)}"
+            columns[name] = f"s.{_q(name)}" if spine is not None else f"t0.{_q(name)}"
+        if spine is not None:
+            columns.update(self._spine_columns(spine, columns, time))
         select = ",\n  ".join(f"{expr} AS {_q(name)}" for name, expr in columns.items())
         lines = [f"SELECT\n  {select}"]
-        if spine:
+        if spine is not None:
             lines.append("FROM spine AS s")
             keys = " AND ".join(f"s.{_q(k)} = t0.{_q(k)}" for k in root.group.primary_key)
             if root_time is not None:
@@ -95,7 +140,7 @@ class Plan:
             pairs = []
             for left, right in zip(step.left_on, step.right_on, strict=True):
                 source, column = left_key_source(steps, i, left)
-                use_spine = spine and source == 0 and column in root.group.primary_key
+                use_spine = spine is not None and source == 0 and column in root.group.primary_key
                 ref = f"s.{_q(column)}" if use_spine else f"t{source}.{_q(column)}"
                 pairs.append(f"{ref} = t{i}.{_q(right)}")
             keys = " AND ".join(pairs)
@@ -114,12 +159,27 @@ class Plan:
             conditions.append(self.query.where.to_sql(lambda name: columns[name]))
         if conditions:
             lines.append("WHERE " + "\n  AND ".join(conditions))
-        if spine:
+        if spine is not None:
             lines.append(f"ORDER BY s.{_q(SPINE_ROW)}")
         else:
             order = [f"t0.{_q(k)}" for k in root.group.upsert_keys]
             lines.append("ORDER BY " + ", ".join(order))
         return "\n".join(lines)
+
+    def _spine_columns(self, spine: Spine, outputs: Mapping[str, str], time: str) -> dict[str, str]:
+        """Labels only the spine has, then what recomputing on-demand features needs."""
+        columns = {label: f"s.{_q(label)}" for label in spine.labels if label not in outputs}
+        for r in spine.recomputes:
+            for column in r.feature.inputs:
+                columns[r.input(column)] = f"t{r.step}.{_q(column)}"
+            if r.step == 0:
+                key = self.query.root.primary_key[0]
+                columns[r.matched] = f"t0.{_q(key)} IS NOT NULL"
+            else:
+                columns[r.matched] = f"COALESCE({self._match_sql(r.step, time)}, FALSE)"
+        for name in {p for r in spine.recomputes for p in r.feature.request_parameters}:
+            columns[_parameter(name)] = f"s.{_q(name)}"
+        return columns
 
     def _column_sql(self, index: int, source: str, time: str) -> str:
         step = self.query.steps[index]
@@ -141,23 +201,24 @@ class Plan:
     def run(
         self,
         *,
-        spine: pa.Table | None = None,
+        spine: Spine | None = None,
         start_time: dt.datetime | None = None,
         end_time: dt.datetime | None = None,
     ) -> pa.Table:
-        """Execute on the pinned versions; ``spine`` is a table from :func:`prepare_spine`."""
+        """Execute on the pinned versions; ``spine`` comes from :func:`prepare_spine`."""
         ranged = start_time is not None or end_time is not None
+        table = None if spine is None else spine.table
         with duckdb_database.cursor() as con:
             con.execute("SET TimeZone = 'UTC'")
-            needed = needed_columns(self.query)
-            lower, upper = _time_bounds(spine, _utc(start_time), _utc(end_time))
+            needed = needed_columns(self.query, () if spine is None else spine.recomputes)
+            lower, upper = _time_bounds(table, _utc(start_time), _utc(end_time))
             for i, step in enumerate(self.query.steps):
                 version = self.versions[group_key(step)]
                 # Only rows that can match are read: bounded memory for a bounded range.
                 low = lower if i == 0 and spine is None else _minus(lower, step.ttl, i)
                 _register_pinned(con, f"g{i}", step, version, needed[i], low, upper)
-            if spine is not None:
-                con.register("spine", spine)
+            if table is not None:
+                con.register("spine", table)
             params: dict[str, Any] = {}
             if ranged:
                 params = {
@@ -165,10 +226,12 @@ class Plan:
                     "end_time": _utc(end_time) or dt.datetime(9999, 12, 30, tzinfo=dt.UTC),
                 }
             try:
-                sql = self.sql(None if spine is None else spine.column_names, ranged)
+                sql = self.sql(spine, ranged)
                 result = con.sql(sql, params=params or None).to_arrow_table()
             except duckdb.Error as exc:
                 raise QueryError(f"the query failed in DuckDB: {exc}") from exc
+        if spine is not None and spine.recomputes:
+            result = _recompute(result, spine.recomputes)
         return result
 
 
@@ -182,36 +245,116 @@ def plan(query: Query, versions: Versions, extra_columns: Sequence[str] = ()) ->
     return Plan(query, dict(versions), extra)
 
 
-def prepare_spine(query: Query, spine: Any, labels: Sequence[str] = ()) -> pa.Table:
-    """Check and type a spine: root primary key, root event time and optionally labels."""
+def prepare_spine(query: Query, spine: Any, labels: Sequence[str] = ()) -> Spine:
+    """Check and type a spine: the root's primary key and event time, then optionally labels
+    (any of ``labels``) and request parameters of the on-demand features of the query's groups.
+
+    A label of the query gets its column's type; a label only the spine has, and a request
+    parameter, keep the type they have in the spine.
+    """
     root = query.root
     if root.event_time is None:
         raise QueryError(f"a spine needs a root group with an event time; {root.name} has none")
-    by_name = {f.name: f for f in root.features or []}
-    from fti.types import to_arrow
-
     table = to_arrow(spine)
     wanted = [*root.primary_key, root.event_time]
-    present_labels = [label for label in labels if label in table.column_names]
-    features = [by_name[c] for c in wanted] + [by_name[c] for c in present_labels]
-    unknown = [c for c in table.column_names if c not in {f.name for f in features}]
-    if unknown:
-        raise SchemaError(
-            f"spine column(s) {', '.join(unknown)} are not the root's keys, event time or "
-            f"labels ({', '.join(wanted + list(labels))})"
-        )
-    table = coerce(table, features)
-    require_not_null(table, wanted, "spine key/time")
-    time = table.column(root.event_time)
+    present = [c for c in labels if c in table.column_names and c not in wanted]
+    rest = [c for c in table.column_names if c not in wanted and c not in present]
+    parameters: list[str] = []
+    recomputes: tuple[Recompute, ...] = ()
+    if rest:  # a spine of keys, time and labels costs nothing more
+        on_demand = [(i, o) for i, s in enumerate(query.steps) for o in s.group.on_demand_features]
+        known = list(dict.fromkeys(p for _, o in on_demand for p in o.request_parameters))
+        unknown = [c for c in rest if c not in known]
+        if unknown:
+            raise SchemaError(
+                f"spine column(s) {', '.join(unknown)} are not what a spine may carry: the "
+                f"root's keys and event time ({', '.join(wanted)}), labels "
+                f"({', '.join(labels) or 'none'}) and request parameters of on-demand features "
+                f"({', '.join(known) or 'none'})"
+            )
+        parameters = rest
+        recomputes = _recomputes(query, on_demand, parameters)
+    outputs = {c.name: c.type for c in query.outputs}
+    by_name = {f.name: f for f in root.features or []}
+    typed = [by_name[c] for c in wanted] + [Feature(c, outputs[c]) for c in present if c in outputs]
+    checked = coerce(table.select([f.name for f in typed if f.name in table.column_names]), typed)
+    for name in [c for c in present if c not in outputs] + parameters:
+        checked = checked.append_column(table.schema.field(name), table.column(name))
+    require_not_null(checked, wanted, "spine key/time")
+    time = checked.column(root.event_time)
     if pa.types.is_date(time.type):
         time = time.cast(pa.timestamp("us", tz="UTC"))
-    return table.append_column(SPINE_TIME, time).append_column(
-        SPINE_ROW, pa.array(np.arange(table.num_rows, dtype=np.int64))
+    checked = checked.append_column(SPINE_TIME, time).append_column(
+        SPINE_ROW, pa.array(np.arange(checked.num_rows, dtype=np.int64))
     )
+    return Spine(checked, tuple(present), tuple(parameters), recomputes)
 
 
-def needed_columns(query: Query) -> list[list[str]]:
-    """For each step, the columns the statement reads: selected, keys and event time."""
+def _recomputes(
+    query: Query, on_demand: Sequence[tuple[int, OnDemandFeature]], parameters: Sequence[str]
+) -> tuple[Recompute, ...]:
+    """The selected on-demand features whose request parameters the spine carries."""
+    carried = set(parameters)
+    outputs = {(c.step, c.source): c.name for c in query.outputs}
+    recomputes = []
+    for step, feature in on_demand:
+        output = outputs.get((step, feature.name))
+        given = [p for p in feature.request_parameters if p in carried]
+        if output is None or not given:
+            continue
+        absent = [p for p in feature.request_parameters if p not in carried]
+        if absent:
+            raise SchemaError(
+                f"the spine carries request parameter(s) {', '.join(given)} of on-demand feature "
+                f"{feature.name!r} but not {', '.join(absent)}: it needs all of them"
+            )
+        recomputes.append(Recompute(step, output, feature))
+    where = query.where
+    filtered = set() if where is None else where.columns() & {r.output for r in recomputes}
+    if filtered:
+        raise QueryError(
+            f"the view's filter reads {', '.join(sorted(filtered))}, which the spine's request "
+            "parameters recompute; filter on stored columns, or leave the parameters out"
+        )
+    return tuple(recomputes)
+
+
+def _parameter(name: str) -> str:
+    """The helper column carrying request parameter ``name`` through the statement."""
+    return f"{_HELPER}parameter_{name}"
+
+
+def _recompute(table: pa.Table, recomputes: Sequence[Recompute]) -> pa.Table:
+    """``table`` with each recomputed on-demand feature, and without the helper columns.
+
+    A feature is computed for the rows whose step found a row (online, a missing row gives no
+    value either), from the same inputs and request values serving uses.
+    """
+    helpers: set[str] = set()
+    for r in recomputes:
+        feature = r.feature
+        matched = pc.fill_null(table.column(r.matched), False).to_numpy()
+        rows = np.flatnonzero(matched)
+        inputs = {c: table.column(r.input(c)) for c in feature.inputs}
+        request = {p: table.column(_parameter(p)) for p in feature.request_parameters}
+        helpers |= {r.matched, *map(r.input, feature.inputs), *map(_parameter, request)}
+        position = table.column_names.index(r.output)
+        field = table.schema.field(position)
+        values = pa.array([], field.type)
+        if len(rows):
+            frame = pa.table(inputs | request).take(rows).to_pandas()
+            # Vectorized, so it must give what the one-row online path gives: checked here.
+            check_on_demand_parity(feature, frame.head(SAMPLE_ROWS))
+            values = pa.Array.from_pandas(feature.compute(frame), type=field.type)
+        index = np.full(table.num_rows, -1, dtype=np.int64)
+        index[rows] = np.arange(len(rows))
+        table = table.set_column(position, field, values.take(pa.array(index, mask=index < 0)))
+    return table.drop_columns(sorted(helpers))
+
+
+def needed_columns(query: Query, recomputes: Sequence[Recompute] = ()) -> list[list[str]]:
+    """For each step, the columns the statement reads: selected, keys and event time, and the
+    inputs of on-demand features recomputed from a spine."""
     steps = query.steps
     needed = [
         set(step.columns) | set(step.right_on) | set(step.group.upsert_keys) for step in steps
@@ -220,6 +363,8 @@ def needed_columns(query: Query) -> list[list[str]]:
         for left in step.left_on:
             source, column = left_key_source(steps, i, left)
             needed[source].add(column)
+    for r in recomputes:
+        needed[r.step].update(r.feature.inputs)
     return [
         [f.name for f in step.group.features or [] if f.name in columns]
         for step, columns in zip(steps, needed, strict=True)

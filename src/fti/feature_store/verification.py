@@ -77,7 +77,9 @@ def verify_training_data(view: FeatureView, version: int) -> TrainingDataCheck:
             stored = view._store._offline.read_file(view._spine_path(version))
             # Older datasets stored the prepared spine, its helper columns included.
             helpers = [point_in_time.SPINE_ROW, point_in_time.SPINE_TIME]
-            spine = stored.drop_columns([c for c in helpers if c in stored.column_names])
+            spine = view._prepare_spine(
+                stored.drop_columns([c for c in helpers if c in stored.column_names])
+            )
         table = view._run(dataset.versions, dataset.start_time, dataset.end_time, spine)
     except (FtiError, OSError) as exc:
         return TrainingDataCheck(
