@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -455,3 +456,43 @@ def test_a_filter_on_a_recomputed_feature_is_refused(
     )
     with pytest.raises(fti.QueryError, match="filter reads conv_rate_plus_val1"):
         filtered.create_training_data(spine=entity_df(3))
+
+
+# Splits and time ranges that would silently give empty parts ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "arguments", "match"),
+    [
+        ("train_test_split", {}, "test_size=.*test_start="),
+        ("train_test_split", {"test_size": 0.2, "test_start": at(5)}, "not both"),
+        ("train_validation_test_split", {}, "validation_size= and test_size="),
+        ("train_validation_test_split", {"test_size": 0.2}, "no part is empty"),
+        ("train_validation_test_split", {"test_start": at(6)}, "no part is empty"),
+        ("train_validation_test_split", {"validation_size": 0.2, "test_start": at(6)}, "kinds"),
+    ],
+    ids=["none", "both-kinds", "3-none", "3-test-size-only", "3-test-start-only", "3-mixed"],
+)
+def test_splits_without_sizes_or_starts_are_refused(
+    view: fti.FeatureView, method: str, arguments: dict[str, object], match: str
+) -> None:
+    with pytest.raises(fti.InvalidArgumentError, match=match):
+        getattr(view, method)(**arguments)
+    assert view.training_datasets() == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda v: v.get_batch_data(at(5), at(2)),
+        lambda v: v.create_training_data(at(5), at(2)),
+        lambda v: v.train_test_split(test_size=0.5, start_time=at(5), end_time=at(2)),
+        lambda v: v.train_validation_test_split(0.2, 0.2, start_time=at(5), end_time=at(2)),
+    ],
+    ids=["batch", "training", "split", "three-way"],
+)
+def test_start_after_end_is_refused(view: fti.FeatureView, call: Any) -> None:
+    view.create_training_data()  # get_batch_data needs the fitted scaler
+    with pytest.raises(fti.InvalidArgumentError, match=r"start_time .* is after end_time"):
+        call(view)
+    assert len(view.training_datasets()) == 1

@@ -138,10 +138,7 @@ class FeatureView:
     ) -> tuple[Any, Any, Any, Any]:
         """Record a dataset split randomly (``test_size``, ``seed``) or by time
         (``test_start``, ``train_end``); returns X_train, X_test, y_train, y_test."""
-        if test_start is not None or train_end is not None:
-            rule = training_data.time_rule(test_start or train_end, train_end=train_end)
-        else:
-            rule = training_data.random_rule(test_size, None, seed)
+        rule = training_data.train_test_rule(test_size, train_end, test_start, seed)
         version = self._create(rule, start_time, end_time, spine, description)
         return self.get_train_test_split(version, primary_key=primary_key, event_time=event_time)
 
@@ -162,10 +159,9 @@ class FeatureView:
         event_time: bool = False,
     ) -> tuple[Any, Any, Any, Any, Any, Any]:
         """Record a three-way split; returns X_train, X_val, X_test, y_train, y_val, y_test."""
-        if validation_start is not None or test_start is not None:
-            rule = training_data.time_rule(test_start, validation_start, train_end)
-        else:
-            rule = training_data.random_rule(test_size, validation_size, seed)
+        rule = training_data.train_validation_test_rule(
+            validation_size, test_size, validation_start, test_start, train_end, seed
+        )
         version = self._create(rule, start_time, end_time, spine, description)
         return self.get_train_validation_test_split(
             version, primary_key=primary_key, event_time=event_time
@@ -248,7 +244,7 @@ class FeatureView:
         ``transformed=False`` gives the raw feature values (what monitors compare with
         training data).
         """
-        start, end = training_data.to_utc(start_time), training_data.to_utc(end_time)
+        start, end = training_data.time_range(start_time, end_time)
         prepared = self._prepare_spine(spine)
         use_state = self._has_transforms and transformed
         dataset = self.training_dataset(training_dataset_version) if use_state else None
@@ -419,7 +415,7 @@ class FeatureView:
         spine: Any,
         description: str,
     ) -> int:
-        start, end = training_data.to_utc(start_time), training_data.to_utc(end_time)
+        start, end = training_data.time_range(start_time, end_time)
         prepared = self._prepare_spine(spine)
         missing = [c for c in self.spine_labels if prepared is None or c not in prepared.labels]
         if missing:

@@ -113,6 +113,54 @@ class SplitRule:
         )
 
 
+def train_test_rule(
+    test_size: float | None,
+    train_end: dt.datetime | dt.date | str | None,
+    test_start: dt.datetime | dt.date | str | None,
+    seed: int | None,
+) -> SplitRule:
+    """The rule of ``train_test_split``: random with ``test_size``, or by time."""
+    timed = test_start is not None or train_end is not None
+    if test_size is None and not timed:
+        raise InvalidArgumentError(
+            "train_test_split needs test_size= (a share of the rows, split at random) or "
+            "test_start= (a time: later rows are the test set)"
+        )
+    if test_size is not None and timed:
+        raise InvalidArgumentError("give test_size= or test_start=/train_end=, not both")
+    if timed:
+        return time_rule(test_start or train_end, train_end=train_end)
+    return random_rule(test_size, None, seed)
+
+
+def train_validation_test_rule(
+    validation_size: float | None,
+    test_size: float | None,
+    validation_start: dt.datetime | dt.date | str | None,
+    test_start: dt.datetime | dt.date | str | None,
+    train_end: dt.datetime | dt.date | str | None,
+    seed: int | None,
+) -> SplitRule:
+    """The rule of ``train_validation_test_split``: random with both sizes, or by time."""
+    sizes = (validation_size, test_size)
+    starts = (validation_start, test_start)
+    random = any(v is not None for v in sizes)
+    timed = any(v is not None for v in (*starts, train_end))
+    if random and timed:
+        raise InvalidArgumentError(
+            "give validation_size= and test_size=, or validation_start= and test_start=, "
+            "not both kinds"
+        )
+    if random and None not in sizes:
+        return random_rule(test_size, validation_size, seed)
+    if timed and None not in starts:
+        return time_rule(test_start, validation_start, train_end)
+    raise InvalidArgumentError(
+        "train_validation_test_split needs validation_size= and test_size= (shares of the rows, "
+        "split at random) or validation_start= and test_start= (times), so that no part is empty"
+    )
+
+
 def random_rule(
     test_size: float | None, validation_size: float | None, seed: int | None
 ) -> SplitRule:
@@ -140,6 +188,18 @@ def time_rule(
     if bounds != sorted(bounds):
         raise InvalidArgumentError("train_end <= validation_start <= test_start must hold")
     return SplitRule("time", validation_start=validation, test_start=test, train_end=end)
+
+
+def time_range(
+    start_time: dt.datetime | dt.date | str | None, end_time: dt.datetime | dt.date | str | None
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """``[start_time, end_time)`` in UTC; InvalidArgumentError when the start is after the end."""
+    start, end = to_utc(start_time), to_utc(end_time)
+    if start is not None and end is not None and start > end:
+        raise InvalidArgumentError(
+            f"start_time {start.isoformat()} is after end_time {end.isoformat()}"
+        )
+    return start, end
 
 
 def to_utc(value: dt.datetime | dt.date | str | None) -> dt.datetime | None:
