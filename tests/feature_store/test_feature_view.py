@@ -394,6 +394,9 @@ def test_on_demand_features_from_a_spine_equal_online_values(
     keys = [e["driver_id"] for e in entries]
     spine = pd.DataFrame({"driver_id": keys, "event_timestamp": now, "val_to_add": values})
     pd.testing.assert_frame_equal(drivers.get_batch_data(spine=spine), online)
+    audit = drivers.verify_online(request_parameters={"val_to_add": 2})
+    assert audit.ok and audit.all_compared
+    assert audit.coverage["conv_rate_plus_val1"].compared == 3
 
 
 def test_spine_labels_need_a_spine_that_carries_them(drivers: fti.FeatureView) -> None:

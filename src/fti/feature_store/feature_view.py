@@ -310,12 +310,18 @@ class FeatureView:
         return verify_training_data(self, version)
 
     def verify_online(
-        self, sample: int = 1000, training_dataset_version: int | None = None
+        self,
+        sample: int = 1000,
+        training_dataset_version: int | None = None,
+        *,
+        request_parameters: Mapping[str, Any] | None = None,
     ) -> OnlineAudit:
-        """Compare online vectors of a sample of keys with the offline values as of now."""
+        """Compare online vectors of a sample of keys with the offline values as of now
+        (``fti.clock``: ``$FTI_NOW`` or the wall clock), with ``request_parameters`` given to
+        every sampled entry; the audit tells how many values of each feature it compared."""
         from fti.feature_store.verification import verify_online
 
-        return verify_online(self, sample, training_dataset_version)
+        return verify_online(self, sample, training_dataset_version, request_parameters or {})
 
     def models(self) -> list[Model]:
         """The saved model versions trained from this view version (any training dataset)."""
