@@ -118,13 +118,25 @@ class FeatureStore:
         return FeatureGroup(self, self._metadata.get(GROUP_KIND, self.project, name, version))
 
     def get_or_create_feature_group(
-        self, name: str, version: int | None = None, **options: Any
+        self, name: str, version: int | None = None, *, on_change: str = "error", **options: Any
     ) -> FeatureGroup:
-        """The feature group if it exists, else a new one created with ``options``."""
+        """The feature group if it exists, else a new one created with ``options``.
+
+        When it exists with another primary key, event time, features or online_enabled than
+        ``options`` give, ``on_change="error"`` raises SchemaError naming each difference, and
+        ``on_change="new_version"`` creates the next version with the new definition.
+        """
+        _check_on_change(on_change)
         try:
-            return self.get_feature_group(name, version)
+            group = self.get_feature_group(name, version)
         except NotFoundError:
             return self.create_feature_group(name, version, **options)
+        differences = _group_differences(group, options)
+        if not differences:
+            return group
+        if on_change == "new_version":
+            return self.create_feature_group(name, None, **options)
+        raise SchemaError(_changed(group, differences))
 
     def list_feature_groups(self) -> list[FeatureGroup]:
         """Every version of every feature group, by name then version."""
@@ -173,13 +185,25 @@ class FeatureStore:
         return FeatureView(self, self._metadata.get(VIEW_KIND, self.project, name, version))
 
     def get_or_create_feature_view(
-        self, name: str, version: int | None = None, **options: Any
+        self, name: str, version: int | None = None, *, on_change: str = "error", **options: Any
     ) -> FeatureView:
-        """The feature view if it exists, else a new one created with ``options``."""
+        """The feature view if it exists, else a new one created with ``options``.
+
+        When it exists with another query, labels or transformations than ``options`` give,
+        ``on_change="error"`` raises QueryError naming each difference, and
+        ``on_change="new_version"`` creates the next version with the new definition.
+        """
+        _check_on_change(on_change)
         try:
-            return self.get_feature_view(name, version)
+            view = self.get_feature_view(name, version)
         except NotFoundError:
             return self.create_feature_view(name, version, **options)
+        differences = _view_differences(view, options)
+        if not differences:
+            return view
+        if on_change == "new_version":
+            return self.create_feature_view(name, None, **options)
+        raise QueryError(_changed(view, differences))
 
     def list_feature_views(self) -> list[FeatureView]:
         """Every version of every feature view, by name then version."""
@@ -226,6 +250,99 @@ def _labels(query: Query, labels: Sequence[str] | str) -> list[str]:
             f"label(s) {', '.join(clashing)} are the root's key or event time, not labels"
         )
     return labels
+
+
+ON_CHANGE = ("error", "new_version")
+
+
+def _check_on_change(on_change: str) -> None:
+    if on_change not in ON_CHANGE:
+        raise InvalidArgumentError(
+            f"on_change must be one of {', '.join(ON_CHANGE)}, not {on_change!r}"
+        )
+
+
+def _changed(existing: FeatureGroup | FeatureView, differences: list[str]) -> str:
+    kind = "feature group" if isinstance(existing, FeatureGroup) else "feature view"
+    getter = "get_feature_group" if isinstance(existing, FeatureGroup) else "get_feature_view"
+    return (
+        f"{kind} {existing.name!r} v{existing.version} exists with another definition: "
+        + "; ".join(differences)
+        + f". Pass on_change='new_version' to create the next version with the new definition, "
+        f"or {getter}({existing.name!r}) to use the stored one"
+    )
+
+
+def _differs(what: str, stored: Any, given: Any) -> list[str]:
+    return [] if stored == given else [f"{what} {stored!r} (stored) vs {given!r} (given)"]
+
+
+def _group_differences(group: FeatureGroup, options: Mapping[str, Any]) -> list[str]:
+    """How ``options`` differ from ``group`` in what they give of its definition."""
+    differences = []
+    if "primary_key" in options:
+        key = options["primary_key"]
+        key = [key] if isinstance(key, str) else list(key)
+        differences += _differs("primary_key", group.primary_key, key)
+    if "event_time" in options:
+        differences += _differs("event_time", group.event_time, options["event_time"])
+    if options.get("features") is not None:
+        declared = [_as_feature(f) for f in options["features"]]
+        names = {f.name for f in declared}
+        given = [(f.name, f.type) for f in declared] + [
+            (o.name, o.type) for o in options.get("on_demand_features", ()) if o.name not in names
+        ]
+        stored = None if group.features is None else [(f.name, f.type) for f in group.features]
+        differences += _differs("features", stored, given)
+    if "online_enabled" in options:
+        online = bool(options["online_enabled"])
+        differences += _differs("online_enabled", group.online_enabled, online)
+    return differences
+
+
+def _view_differences(view: FeatureView, options: Mapping[str, Any]) -> list[str]:
+    """How ``options`` differ from ``view`` in its query, labels and transformations."""
+    differences = []
+    query = options.get("query")
+    if isinstance(query, Query):
+        differences += _query_differences(view.query.to_dict(), query.to_dict())
+    labels = options.get("labels")
+    if labels is not None:
+        labels = [labels] if isinstance(labels, str) else list(labels)
+        differences += _differs("labels", view.labels, labels)
+    if "transformations" in options:
+        outputs = {c.name: c.type for c in (query or view.query).outputs}
+        plan = TransformPlan.create(
+            options["transformations"] or {}, outputs, view.labels if labels is None else labels
+        )
+        stored, given = view.transformations.to_dict(), plan.to_dict()
+        for column in sorted(set(stored) | set(given)):
+            before, after = stored.get(column), given.get(column)
+            if before != after:
+                old = "none" if before is None else before["name"]
+                new = "none" if after is None else after["name"]
+                new += " (another source)" if old == new else ""
+                differences.append(f"transformation of {column!r} {old} (stored) vs {new} (given)")
+    return differences
+
+
+def _query_differences(stored: Mapping[str, Any], given: Mapping[str, Any]) -> list[str]:
+    """Each part of two stored queries that differs, step by step."""
+    old_steps, new_steps = stored["steps"], given["steps"]
+    groups = [[(s["group"], s["version"]) for s in q] for q in (old_steps, new_steps)]
+    if groups[0] != groups[1]:
+        names = [", ".join(f"{g} v{v}" for g, v in steps) for steps in groups]
+        return [f"query groups {names[0]} (stored) vs {names[1]} (given)"]
+    differences = []
+    for i, (old, new) in enumerate(zip(old_steps, new_steps, strict=True)):
+        for part in old:
+            if old[part] != new.get(part):
+                differences.append(
+                    f"query {'root' if i == 0 else 'join'} {old['group']} v{old['version']} "
+                    f"{part} {old[part]!r} (stored) vs {new.get(part)!r} (given)"
+                )
+    differences += _differs("query filter", stored.get("where"), given.get("where"))
+    return differences
 
 
 def _as_feature(value: Any) -> Feature:
