@@ -44,8 +44,9 @@ def test_versions_are_allocated_and_looked_up(fs: fti.FeatureStore) -> None:
     with pytest.raises(fti.NotFoundError):
         fs.get_feature_group("trips", 3)
     assert [(g.name, g.version) for g in fs.list_feature_groups()] == [("trips", 1), ("trips", 2)]
-    again = fs.get_or_create_feature_group("trips", 1, primary_key=["other"])
-    assert again.primary_key == ["id"]
+    assert fs.get_or_create_feature_group("trips", 1, primary_key=["id"]).version == 1
+    with pytest.raises(fti.SchemaError, match=r"primary_key \['id'\] \(stored\) vs \['other'\]"):
+        fs.get_or_create_feature_group("trips", 1, primary_key=["other"])
     made = fs.get_or_create_feature_group("fresh", primary_key=["id"])
     assert made.version == 1
 
