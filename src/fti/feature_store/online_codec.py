@@ -80,6 +80,8 @@ def _key_converter(feature: Feature) -> Callable[[Any], str]:
     low, high = INT_RANGES.get(kind, (0, 0))
 
     def as_int(value: Any) -> str:
+        if type(value) is int and low <= value <= high:
+            return str(value)  # the common case, first: keys are encoded on the hot path
         integral = isinstance(value, float) and value.is_integer()
         if (isinstance(value, bool) or not hasattr(value, "__index__")) and not integral:
             raise fail(value)

@@ -73,7 +73,7 @@ class _Lookup:
         return tuple(name for name, _ in self.outputs)
 
 
-@dataclass
+@dataclass(slots=True)
 class OnlineValues:
     """The untransformed feature values of a batch of entries, and what each entry lacked."""
 
@@ -209,8 +209,8 @@ class ServingPlan:
             raise InvalidArgumentError(
                 f"return_type must be one of {', '.join(RETURN_TYPES)}, not {return_type!r}"
             )
-        found = self.lookup(entries, passed_features, request_parameters, allow_missing)
-        return self.finish(found.values, return_type, single=single)
+        values = self._values(entries, passed_features, request_parameters, allow_missing)[0]
+        return self.finish(values, return_type, single=single)
 
     def lookup(
         self,
@@ -228,15 +228,59 @@ class ServingPlan:
         key, no online row) is reported in ``failed`` and the others are still served;
         otherwise the first failure is raised.
         """
+        result, gaps, excluded, failed = self._values(
+            entries, passed_features, request_parameters, allow_missing, per_entry
+        )
+        count = len(entries)
+        missing = [_NOTHING] * count
+        expired = [_NOTHING] * count
+        for n in gaps.keys() | {n for n in range(count) if excluded[n]}:
+            if n in failed:
+                continue
+            late = [f for lookup, old in gaps.get(n, ()) if old for f in lookup.features]
+            if excluded[n]:
+                absent = [f for f in self.feature_names if f not in late]
+            else:
+                absent = [f for lookup, old in gaps[n] if not old for f in lookup.features]
+            if passed_features is not None:
+                absent = [f for f in absent if f not in passed_features[n]]
+                late = [f for f in late if f not in passed_features[n]]
+            missing[n], expired[n] = tuple(absent), tuple(late)
+        return OnlineValues(result, missing, expired, failed)
+
+    def _values(
+        self,
+        entries: list[Mapping[str, Any]],
+        passed_features: Sequence[Mapping[str, Any]] | None,
+        request_parameters: Sequence[Mapping[str, Any]] | None,
+        allow_missing: bool,
+        per_entry: bool = False,
+    ) -> tuple[
+        list[dict[str, Any]], dict[int, list[tuple[_Lookup, bool]]], list[bool], dict[int, FtiError]
+    ]:
+        """The values of the entries that did not fail, the lookups that found no row (or an
+        expired one) for each entry, the entries excluded (no root row, an inner join or the
+        filter), and the entries that failed."""
         count = len(entries)
         if passed_features is not None and len(passed_features) != count:
             raise InvalidArgumentError("passed_features needs one mapping per entry")
         if request_parameters is not None and len(request_parameters) != count:
             raise InvalidArgumentError("request_parameters needs one mapping per entry")
         failed: dict[int, FtiError] = {}
-        params = self._check_entries(entries, request_parameters, failed, per_entry)
+        # The common case (plain dict entries of known keys, no request parameters) is
+        # checked inline: this path is most of a single vector's cost.
+        checked = request_parameters is None and not self.request_names
+        if checked:
+            allowed = self._allowed
+            for entry in entries:
+                if type(entry) is not dict or not allowed.issuperset(entry):
+                    checked = False
+                    break
+        params = None
+        if not checked:
+            params = self._check_entries(entries, request_parameters, failed, per_entry)
         now = _now_micros()
-        fetched: list[list[list[Any] | None]] = [[] for _ in range(self._steps)]
+        fetched: list[list[list[Any] | None]] = [[]] * self._steps
         excluded = [False] * count
         # entry -> the lookups that found no row for it, and whether the row had expired
         gaps: dict[int, list[tuple[_Lookup, bool]]] = {}
@@ -324,23 +368,7 @@ class ServingPlan:
                 failed[n] = exc
                 continue
             result.append(vector)
-        missing = [_NOTHING] * count
-        expired_names = [_NOTHING] * count
-        if not gaps and True not in excluded:
-            return OnlineValues(result, missing, expired_names, failed)
-        for n in gaps.keys() | {n for n in range(count) if excluded[n]}:
-            if n in failed:
-                continue
-            late = [f for lookup, old in gaps.get(n, ()) if old for f in lookup.features]
-            if excluded[n]:
-                absent = [f for f in self.feature_names if f not in late]
-            else:
-                absent = [f for lookup, old in gaps[n] if not old for f in lookup.features]
-            if passed_features is not None:
-                absent = [f for f in absent if f not in passed_features[n]]
-                late = [f for f in late if f not in passed_features[n]]
-            missing[n], expired_names[n] = tuple(absent), tuple(late)
-        return OnlineValues(result, missing, expired_names, failed)
+        return result, gaps, excluded, failed
 
     def finish(
         self, values: list[dict[str, Any]], return_type: str, *, single: bool = False
