@@ -143,8 +143,22 @@ def test_an_int64_input_may_carry_null(server_url: str, expected: np.ndarray[Any
         ({"shape": [3, 2]}, "shape [3, 2] is not [N] or [N, 1]"),
         ({"shape": [4]}, "shape says 4 value(s), data has 3"),
         ({"name": "speed"}, "unknown input(s) speed"),
+        ({"datatype": "BOOL", "data": [True, False, True]}, "takes a numeric datatype, not BOOL"),
+        ({"datatype": "BYTES", "data": ["1", "2", "3"]}, "takes a numeric datatype, not BYTES"),
+        ({"datatype": "INT8", "data": [1, 2, 300]}, "a value is outside INT8"),
+        ({"data": [1.0, None, True]}, "True is not a FP64 value"),
     ],
-    ids=["unknown_datatype", "text_in_fp64", "two_columns", "short_data", "unknown_input"],
+    ids=[
+        "unknown_datatype",
+        "text_in_fp64",
+        "two_columns",
+        "short_data",
+        "unknown_input",
+        "bool_for_number",
+        "text_for_number",
+        "beyond_int8",
+        "bool_in_fp64",
+    ],
 )
 def test_bad_tensors_are_400_with_the_servers_message(
     client: triton.InferenceServerClient, server_url: str, change: dict[str, Any], message: str

@@ -375,7 +375,7 @@ def _frame(payload: InferRequest, binary: bytes, inputs: dict[str, Any]) -> pd.D
             if tensor.data is None:
                 raise InvalidArgumentError(f"input {tensor.name!r} has no data")
             values = tensors.from_json(tensor.name, tensor.datatype, tensor.data, count)
-        columns[tensor.name] = _column(tensor.name, values, inputs[tensor.name])
+        columns[tensor.name] = _column(tensor, values, inputs[tensor.name])
     if offset != len(binary):
         raise InvalidArgumentError(
             f"{len(binary) - offset} byte(s) of binary data after the last binary input"
@@ -385,19 +385,20 @@ def _frame(payload: InferRequest, binary: bytes, inputs: dict[str, Any]) -> pd.D
     return pd.DataFrame({name: columns[name] for name in inputs})
 
 
-def _column(name: str, values: np.ndarray[Any, Any], dtype: Any) -> Any:
+def _column(tensor: InputTensor, values: np.ndarray[Any, Any], dtype: Any) -> Any:
     """Values of one input as the model's frame holds the column.
 
     Numbers go to numeric columns (as float64 when the column's own type cannot hold them
     exactly, as batch data holds an int column with nulls), booleans to bool columns, text to
     the others (timestamps as ISO text).
     """
+    name = tensor.name
     kind = "O" if isinstance(dtype, pd.api.extensions.ExtensionDtype) else np.dtype(dtype).kind
     given = values.dtype.kind
     expected = {"b": "b", "i": "iuf", "u": "iuf", "f": "iuf"}.get(kind, "O")
     if given not in expected:
         wanted = {"b": "BOOL", "O": "BYTES"}.get(expected, "a numeric datatype")
-        raise InvalidArgumentError(f"input {name!r} takes {wanted}, not {given!r} values")
+        raise InvalidArgumentError(f"input {name!r} takes {wanted}, not {tensor.datatype}")
     if isinstance(dtype, pd.DatetimeTZDtype):
         try:
             return pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
