@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fti.errors import InvalidNameError
-from fti.names import check_name, check_version
+from fti.errors import InvalidArgumentError, InvalidNameError
+from fti.names import MAX_COMMIT_ID, MAX_VERSION, check_commit_id, check_name, check_version
 
 
 @pytest.mark.parametrize(
@@ -93,15 +93,28 @@ def test_check_name_message_names_the_kind_and_value() -> None:
         check_name("Bad", "feature group")
 
 
-@pytest.mark.parametrize("version", [1, 2, 10**9], ids=["one", "two", "large"])
+@pytest.mark.parametrize(
+    "version", [1, 2, 10**9, MAX_VERSION], ids=["one", "two", "large", "largest"]
+)
 def test_check_version_accepts(version: int) -> None:
     assert check_version(version) == version
 
 
 @pytest.mark.parametrize(
     "version",
-    [0, -1, True, False, "1", 1.0, None, [1]],
-    ids=["zero", "negative", "true", "false", "string", "float", "none", "list"],
+    [0, -1, True, False, "1", 1.0, None, [1], MAX_VERSION + 1, 2**70],
+    ids=[
+        "zero",
+        "negative",
+        "true",
+        "false",
+        "string",
+        "float",
+        "none",
+        "list",
+        "above-32-bits",
+        "above-64-bits",
+    ],
 )
 def test_check_version_refuses(version: object) -> None:
     with pytest.raises(InvalidNameError, match=r"use a positive integer"):
@@ -111,3 +124,18 @@ def test_check_version_refuses(version: object) -> None:
 def test_check_version_message_names_the_kind_and_value() -> None:
     with pytest.raises(InvalidNameError, match=r"^invalid model version '1': "):
         check_version("1", "model version")
+
+
+@pytest.mark.parametrize("commit", [0, 1, MAX_COMMIT_ID], ids=["first", "second", "largest"])
+def test_check_commit_id_accepts(commit: int) -> None:
+    assert check_commit_id(commit) == commit
+
+
+@pytest.mark.parametrize(
+    "commit",
+    [-1, MAX_COMMIT_ID + 1, 2**70, True, "0", 0.0, None],
+    ids=["negative", "above-64-bits", "huge", "bool", "string", "float", "none"],
+)
+def test_check_commit_id_refuses(commit: object) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"^invalid as_of .*: use an integer from 0"):
+        check_commit_id(commit, "as_of")

@@ -1,10 +1,11 @@
-"""The naming rule for projects, groups, views, models and features, checked at the API edge."""
+"""The naming rule for projects, groups, views, models and features, and the range of version
+numbers and commit ids, checked at the API edge."""
 
 from __future__ import annotations
 
 import re
 
-from fti.errors import InvalidNameError
+from fti.errors import InvalidArgumentError, InvalidNameError
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -19,8 +20,30 @@ def check_name(name: object, kind: str = "name") -> str:
     return name
 
 
+MAX_VERSION = 2**31 - 1
+"""The highest version of a group, view, model or dataset: the metadata store keeps versions
+as 32-bit integers (PostgreSQL ``INTEGER``)."""
+
+MAX_COMMIT_ID = 2**63 - 1
+"""The highest commit id: Delta versions are 64-bit integers."""
+
+
 def check_version(version: object, kind: str = "version") -> int:
-    """Return ``version`` when it is a positive int, else raise InvalidNameError."""
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise InvalidNameError(f"invalid {kind} {version!r}: use a positive integer")
+    """Return ``version`` when it is an int from 1 to :data:`MAX_VERSION`, else raise
+    InvalidNameError."""
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
+        raise InvalidNameError(
+            f"invalid {kind} {version!r}: use a positive integer up to {MAX_VERSION:,}"
+        )
     return version
+
+
+def check_commit_id(commit: object, kind: str = "commit id") -> int:
+    """Return ``commit`` when it is an int from 0 to :data:`MAX_COMMIT_ID`, else raise
+    InvalidArgumentError."""
+    if isinstance(commit, bool) or not isinstance(commit, int) or not 0 <= commit <= MAX_COMMIT_ID:
+        raise InvalidArgumentError(
+            f"invalid {kind} {commit!r}: use an integer from 0 (the first commit) up to "
+            f"{MAX_COMMIT_ID:,}"
+        )
+    return commit

@@ -195,3 +195,58 @@ def test_bad_group_definitions_are_refused(
     with pytest.raises(error):
         fs.create_feature_group("g", features=FEATURES, **options)
     assert fs.list_feature_groups() == []
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [-1, 2**70, True, "0", 1.5, dt.date(2024, 1, 1)],
+    ids=["negative", "beyond-64-bits", "bool", "string", "float", "date"],
+)
+def test_read_as_of_must_be_a_commit_id_or_a_datetime(fg: fti.FeatureGroup, as_of: Any) -> None:
+    with pytest.raises(fti.InvalidArgumentError, match="as_of"):
+        fg.read(as_of=as_of)
+
+
+def test_read_as_of_a_missing_commit_is_not_found(fg: fti.FeatureGroup) -> None:
+    with pytest.raises(fti.NotFoundError, match="no version 5"):
+        fg.read(as_of=5)
+    assert len(fg.read(as_of=0)) == 2
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda fg: fg.commit(-1),
+        lambda fg: fg.commit("0"),
+        lambda fg: fg.read_changes(-1),
+        lambda fg: fg.read_changes(0, 2**64),
+        lambda fg: fg.statistics(commit=2**70),
+    ],
+    ids=["commit-negative", "commit-string", "changes-negative", "changes-huge", "stats-huge"],
+)
+def test_commit_ids_out_of_range_are_refused(
+    fg: fti.FeatureGroup, call: Callable[[fti.FeatureGroup], Any]
+) -> None:
+    with pytest.raises(fti.InvalidArgumentError, match="use an integer from 0"):
+        call(fg)
+
+
+@pytest.mark.parametrize("version", [2**31, 2**70], ids=["above-32-bits", "above-64-bits"])
+def test_versions_beyond_what_the_metadata_store_keeps_are_refused(
+    fs: fti.FeatureStore, fg: fti.FeatureGroup, version: int
+) -> None:
+    with pytest.raises(fti.InvalidNameError, match="positive integer up to"):
+        fs.get_feature_group("guarded", version=version)
+    with pytest.raises(fti.InvalidNameError, match="positive integer up to"):
+        fs.create_feature_group("other", version=version, primary_key=["id"])
+    assert [g.name for g in fs.list_feature_groups()] == ["guarded"]
+
+
+@pytest.mark.parametrize("key", [2**63, -(2**63) - 1, 2**70], ids=["max+1", "min-1", "huge"])
+def test_read_online_keys_beyond_int64_are_refused(fs: fti.FeatureStore, key: int) -> None:
+    group = fs.create_feature_group(
+        "ints", primary_key=["id"], features=[fti.Feature("id", "int64"), fti.Feature("x", "int64")]
+    )
+    group.insert(pd.DataFrame({"id": [1], "x": [1]}))
+    with pytest.raises(fti.SchemaError, match="'id'"):
+        group.read_online(key)

@@ -184,3 +184,35 @@ def test_sigkill_at_a_random_moment_leaves_a_readable_group(
     assert fg.read_online(5, return_type="dict") == {"id": 5, "x": 5.0}
     if rows > 1:
         assert fg.read_online(1_999_999, return_type="dict") == {"id": 1_999_999, "x": 1.0}
+
+
+def _damage(entry: Path, how: str) -> None:
+    text = entry.read_bytes()
+    entry.write_bytes(text[: len(text) // 2] if how == "truncated" else b"\x00" * len(text))
+
+
+@pytest.mark.parametrize("how", ["truncated", "zeroed"])
+def test_a_damaged_newest_log_entry_is_a_store_error_naming_it(
+    project: fti.Project, fg: fti.FeatureGroup, how: str
+) -> None:
+    for i in range(3):
+        fg.insert(pd.DataFrame({"id": [i], "x": [float(i)]}))
+    log = Path(project.settings.offline_url) / project.name / "events_v1" / "_delta_log"
+    newest = log / f"{2:020d}.json"
+    _damage(newest, how)
+    # A new process: no handle of the table is cached yet.
+    with fti.connect(
+        project.settings.home, project.name, online_url=project.settings.online_url
+    ) as again:
+        group = again.feature_store.get_feature_group("events")
+        for action in (group.read, group.commits, lambda: group.read_changes(0)):
+            with pytest.raises(
+                fti.StoreError, match=rf"{project.name}/events_v1.*{newest.name}"
+            ) as info:
+                action()
+            assert "\n" not in str(info.value)  # no Rust backtrace
+        with pytest.raises(fti.StoreError, match=newest.name):
+            group.insert(pd.DataFrame({"id": [9], "x": [9.0]}))
+        assert sorted(log.glob("*.json")) == [log / f"{v:020d}.json" for v in range(3)]
+        assert sorted(group.read(as_of=0)["id"]) == [0]
+        assert sorted(group.read(as_of=1)["id"]) == [0, 1]

@@ -17,6 +17,7 @@ from fti.feature_store.query import Query
 from fti.feature_store.statistics import FeatureStatistics
 from fti.feature_store.validation import ValidationReport, deserialize_expectations
 from fti.frames import ReturnType, from_arrow
+from fti.names import check_commit_id
 from fti.stores.metadata import Entity, MetadataStore
 from fti.stores.offline import OfflineStore
 from fti.stores.online import OnlineStore
@@ -166,10 +167,27 @@ class FeatureGroup:
     def read(
         self, as_of: int | datetime | None = None, *, return_type: ReturnType = "pandas"
     ) -> Any:
-        """All rows, at the latest commit or as of a commit id or a point in time."""
-        if self._offline.version(self._offline_table) is None:
-            return from_arrow(self._empty_table(), return_type)
-        return from_arrow(self._offline.dataset(self._offline_table, as_of).to_table(), return_type)
+        """All rows, at the latest commit or as of a commit id or a point in time.
+
+        ``as_of`` is a commit id (0 for the first commit) or a datetime (naive ones are UTC);
+        anything else raises InvalidArgumentError, a commit the group does not have
+        NotFoundError.
+        """
+        if as_of is None:
+            if self._offline.version(self._offline_table) is None:
+                return from_arrow(self._empty_table(), return_type)
+            return from_arrow(self._offline.dataset(self._offline_table).to_table(), return_type)
+        if not isinstance(as_of, datetime):
+            as_of = check_commit_id(as_of, "as_of (a commit id or a datetime)")
+        # Read without asking for the latest version first: an earlier version stays readable
+        # when a later entry of the log is damaged.
+        try:
+            dataset = self._offline.dataset(self._offline_table, as_of)
+        except NotFoundError:
+            if self._offline.version(self._offline_table) is None:
+                return from_arrow(self._empty_table(), return_type)
+            raise
+        return from_arrow(dataset.to_table(), return_type)
 
     def read_changes(
         self, from_commit: int, to_commit: int | None = None, *, return_type: ReturnType = "pandas"
@@ -179,6 +197,9 @@ class FeatureGroup:
         Two columns are added: ``_change_type`` ("insert" or "update_postimage") and
         ``_commit_id``.
         """
+        check_commit_id(from_commit, "from_commit")
+        if to_commit is not None:
+            check_commit_id(to_commit, "to_commit")
         if self._offline.version(self._offline_table) is None:
             raise NotFoundError(f"{self!r} has no commits yet")
         changes = self._offline.changes(self._offline_table, from_commit, to_commit)
@@ -195,6 +216,7 @@ class FeatureGroup:
 
     def commit(self, commit_id: int) -> Commit:
         """One commit by id."""
+        check_commit_id(commit_id)
         latest = self._offline.version(self._offline_table)
         if latest is not None and 0 <= commit_id <= latest:
             # Only the commits from this one to the latest are read, not the whole log; the
@@ -261,6 +283,8 @@ class FeatureGroup:
 
     def statistics(self, commit: int | None = None) -> dict[str, FeatureStatistics]:
         """Statistics of a commit's rows (the latest commit with statistics when None)."""
+        if commit is not None:
+            check_commit_id(commit)
         records = self._metadata.records(
             KIND,
             self._entity.project,

@@ -4,15 +4,21 @@ The Delta version is the commit id. Upserts are Delta MERGEs whose predicate car
 source's key and event-time ranges, so only files that can hold a matching row are rewritten.
 The change data feed is on, so each commit's rows can be replayed (online repair,
 ``read_changes``).
+
+delta-rs errors are turned into fti errors here, naming the table and, when the Delta log has
+a damaged entry, that file; versions before a damaged entry are still read by number, as
+delta-rs then reads only the log up to them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import shutil
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
@@ -24,7 +30,7 @@ import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-from fti.errors import NotFoundError, StoreError
+from fti.errors import FtiError, NotFoundError, StoreError
 from fti.stores.offline.base import DataFile, TableCommit
 
 _CONFIGURATION: dict[str, str | None] = {"delta.enableChangeDataFeed": "true"}
@@ -55,6 +61,18 @@ class DeltaOfflineStore:
         # version it read when another writer got in first.
         token = uuid.uuid4().hex
         custom = {**properties, _TOKEN: token}
+        with self._mapped(table):
+            return self._upsert(table, path, data, keys, custom, token)
+
+    def _upsert(
+        self,
+        table: str,
+        path: Path,
+        data: pa.Table,
+        keys: Sequence[str],
+        custom: dict[str, str],
+        token: str,
+    ) -> int:
         delay = 0.02
         for attempt in range(_RETRIES):
             try:
@@ -89,11 +107,13 @@ class DeltaOfflineStore:
                 return self._committed_version(table, token)
             except (CommitFailedError, FileExistsError) as exc:
                 if attempt == _RETRIES - 1:
-                    raise StoreError(f"could not commit to {table}: {exc}") from exc
+                    raise StoreError(
+                        f"could not commit to offline table {table}: {_first_line(exc)}"
+                    ) from exc
             except DeltaError as exc:
                 # A concurrent first write makes ours find an existing table: merge instead.
-                if not _lost_first_write(exc) or attempt == _RETRIES - 1:
-                    raise StoreError(f"offline write to {table} failed: {exc}") from exc
+                if "already exists" not in str(exc) or attempt == _RETRIES - 1:
+                    raise
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
         raise AssertionError("unreachable")
@@ -111,39 +131,31 @@ class DeltaOfflineStore:
     def version(self, table: str) -> int | None:
         """The latest version, None when the table does not exist."""
         try:
-            return self._open(table).version()
+            with self._mapped(table):
+                return self._open(table).version()
         except NotFoundError:
             return None
 
     def dataset(self, table: str, version: int | datetime | None = None) -> pds.Dataset:
         """An Arrow dataset of the table at a version or time (latest when None)."""
-        dt = self._open(table)
-        if version is not None and version != dt.version():
-            try:
-                dt = DeltaTable(str(self._path(table)))
-                dt.load_as_version(version)
-            except (DeltaError, ValueError, OSError) as exc:
-                raise NotFoundError(f"{table} has no version at {version!r}: {exc}") from exc
-        # Arrow reads through its own C++ filesystem: deltalake's default is a Python one,
-        # which Arrow's I/O threads call back into, and at interpreter exit those threads
-        # were killed inside C++ frames ("terminate called without an active exception",
-        # exit 134, in 5 % of runs here; 0 of 200 with the native filesystem).
-        native = pafs.SubTreeFileSystem(str(self._path(table)), pafs.LocalFileSystem())
-        return dt.to_pyarrow_dataset(filesystem=native)
+        with self._mapped(table):
+            dt = self._open(table) if version is None else self._at(table, version)
+            # Arrow reads through its own C++ filesystem: deltalake's default is a Python one,
+            # which Arrow's I/O threads call back into, and at interpreter exit those threads
+            # were killed inside C++ frames ("terminate called without an active exception",
+            # exit 134, in 5 % of runs here; 0 of 200 with the native filesystem).
+            native = pafs.SubTreeFileSystem(str(self._path(table)), pafs.LocalFileSystem())
+            return dt.to_pyarrow_dataset(filesystem=native)
 
     def files(self, table: str, version: int, time_column: str | None = None) -> list[DataFile]:
         """The Parquet files of the table at ``version`` (local paths); with ``time_column``,
         the bounds of that column in each file from the statistics of the Delta log."""
-        dt = self._open(table)
-        if version != dt.version():
-            try:
-                dt = DeltaTable(str(self._path(table)), version=version)
-            except (DeltaError, ValueError, OSError) as exc:
-                raise NotFoundError(f"{table} has no version {version}: {exc}") from exc
-        paths = [uri.removeprefix("file://") for uri in dt.file_uris()]
-        if time_column is None:
-            return [DataFile(p) for p in paths]
-        actions = pa.table(dt.get_add_actions(flatten=True))
+        with self._mapped(table):
+            dt = self._at(table, version)
+            paths = [uri.removeprefix("file://") for uri in dt.file_uris()]
+            if time_column is None:
+                return [DataFile(p) for p in paths]
+            actions = pa.table(dt.get_add_actions(flatten=True))
         low, high = f"min.{time_column}", f"max.{time_column}"
         if low not in actions.column_names or high not in actions.column_names:
             return [DataFile(p) for p in paths]
@@ -164,8 +176,10 @@ class DeltaOfflineStore:
 
     def history(self, table: str, limit: int | None = None) -> list[TableCommit]:
         """Every version (or the ``limit`` latest), oldest first."""
+        with self._mapped(table):
+            entries = self._open(table).history(limit)
         commits = []
-        for entry in reversed(self._open(table).history(limit)):
+        for entry in reversed(entries):
             properties = {k: str(v) for k, v in entry.items() if k.startswith("fti.")}
             metrics = {
                 k: int(v)
@@ -185,13 +199,14 @@ class DeltaOfflineStore:
 
     def changes(self, table: str, start: int, end: int | None = None) -> pa.Table:
         """Rows inserted or updated by versions ``start``..``end`` (inclusive)."""
-        dt = self._open(table)
-        latest = dt.version()
-        end = latest if end is None else end
-        if start < 0 or end > latest or start > end:
-            raise NotFoundError(f"{table}: commits {start}..{end} are outside 0..{latest}")
-        reader = dt.load_cdf(starting_version=start, ending_version=end)
-        changes = _without_views(pa.RecordBatchReader.from_stream(reader).read_all())
+        with self._mapped(table):
+            dt = self._open(table)
+            latest = dt.version()
+            end = latest if end is None else end
+            if start < 0 or end > latest or start > end:
+                raise NotFoundError(f"{table}: commits {start}..{end} are outside 0..{latest}")
+            reader = dt.load_cdf(starting_version=start, ending_version=end)
+            changes = _without_views(pa.RecordBatchReader.from_stream(reader).read_all())
         keep = pc.is_in(changes.column("_change_type"), pa.array(["insert", "update_postimage"]))
         changes = changes.filter(keep).drop_columns(["_commit_timestamp"])
         return changes.set_column(
@@ -262,6 +277,51 @@ class DeltaOfflineStore:
                 self._latest[table] = dt
             return dt
 
+    def _at(self, table: str, version: int | datetime) -> DeltaTable:
+        """The table at a version or time, read from its log up to that point only."""
+        with self._lock:
+            cached = self._latest.get(table)
+        if isinstance(version, int) and cached is not None and cached.version() < version:
+            # Mostly the latest version, asked for after a commit: bring the cached handle up
+            # to date (a damaged newer log entry leaves the version to be read on its own).
+            with contextlib.suppress(DeltaError, OSError, NotFoundError):
+                cached = self._open(table)
+        if cached is not None and cached.version() == version:
+            return cached
+        path = self._path(table)
+        if isinstance(version, datetime):
+            dt = DeltaTable(str(path))
+            dt.load_as_version(version)
+            return dt
+        # Checked here: delta-rs does not return when asked for a version far above the
+        # latest, and refuses negative ones with an OverflowError.
+        if version < 0 or not (path / "_delta_log" / f"{version:020d}.json").is_file():
+            raise NotFoundError(f"offline table {table} has no version {version}")
+        return DeltaTable(str(path), version=version)
+
+    @contextlib.contextmanager
+    def _mapped(self, table: str) -> Iterator[None]:
+        """Raise delta-rs and file-system errors on ``table`` as fti errors."""
+        try:
+            yield
+        except FtiError:
+            raise
+        except TableNotFoundError as exc:
+            raise NotFoundError(f"offline table {table} has no data yet") from exc
+        except (DeltaError, OSError, ValueError) as exc:
+            damaged = _damaged_log_entry(self._path(table))
+            if damaged is None:
+                raise StoreError(f"offline table {table} failed: {_first_line(exc)}") from exc
+            earlier = (
+                f"; versions before {int(damaged.stem)} can still be read by version"
+                if damaged.stem.isdigit() and int(damaged.stem) > 0
+                else ""
+            )
+            raise StoreError(
+                f"offline table {table} cannot be read: its Delta log entry {damaged} is "
+                f"damaged ({_first_line(exc)}){earlier}"
+            ) from exc
+
     def _path(self, table: str) -> Path:
         relative = PurePosixPath(table)
         if relative.is_absolute() or ".." in relative.parts or not relative.parts:
@@ -269,17 +329,29 @@ class DeltaOfflineStore:
         return self.root.joinpath(*relative.parts)
 
 
+def _damaged_log_entry(path: Path) -> Path | None:
+    """The newest entry of the table's Delta log that is not JSON lines, if any."""
+    for entry in sorted((path / "_delta_log").glob("*.json"), reverse=True):
+        try:
+            for line in entry.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    json.loads(line)
+        except (OSError, ValueError):
+            return entry
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    """The message of ``exc`` without the Rust backtrace delta-rs appends to it."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def _without_views(table: pa.Table) -> pa.Table:
     """delta-rs returns string/binary *view* columns, which many Arrow kernels do not take."""
     plain = {"string_view": pa.string(), "binary_view": pa.binary()}
     fields = [f.with_type(plain.get(str(f.type), f.type)) for f in table.schema]
     return table.cast(pa.schema(fields))
-
-
-def _lost_first_write(exc: DeltaError) -> bool:
-    """Whether ``exc`` says another writer created the table (or its version 0) first."""
-    text = str(exc)
-    return "already exists" in text or "Version mismatch" in text
 
 
 def _merge_predicate(keys: Sequence[str]) -> str:
