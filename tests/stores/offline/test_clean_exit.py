@@ -60,6 +60,7 @@ def test_reading_a_table_in_fresh_processes_always_exits_zero(home: Path) -> Non
             capture_output=True,
             text=True,
             timeout=120,
+            check=False,
         )
 
     with ThreadPoolExecutor(max_workers=3) as pool:
