@@ -52,3 +52,22 @@ def test_training_data_read_back_through_the_lineage_is_exact(project: fti.Proje
     assert len(now) == len(x_all) + 30
     assert not now["distance"].head(20).equals(x_all["distance"].head(20))
     assert model.version == again.version
+
+
+def test_a_model_of_a_view_with_spine_labels_is_saved(mr: fti.ModelRegistry) -> None:
+    fs = mr._feature_store
+    flights = fs.create_feature_group("flights", primary_key=["fid"], event_time="p")
+    flights.insert(flights_frame(1, 20).drop(columns=["late"]))
+    view = fs.create_feature_view(
+        "delays", query=flights.select(["distance"]), labels=["satisfaction"]
+    )
+    spine = flights_frame(1, 20)[["fid", "p"]].assign(satisfaction=range(20))
+    x, y = view.get_training_data(view.create_training_data(spine=spine))
+
+    model = mr.create_model("delays", feature_view=view, input_example=x.head(2))
+    model.save(DummyClassifier().fit(x, y))
+
+    signature = mr.get_model("delays", 1).signature
+    assert signature is not None
+    assert [(c.name, c.type) for c in signature.outputs] == [("satisfaction", "any")]
+    assert [c.name for c in signature.inputs] == ["distance"]

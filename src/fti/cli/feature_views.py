@@ -60,6 +60,8 @@ def show(
         for c in view.query.outputs:
             role = "label" if c.name in view.labels else "feature"
             columns.add_row(c.name, c.type, role, transforms.get(c.name, {}).get("name", ""))
+        for label in view.spine_labels:
+            columns.add_row(label, "(the spine's)", "label, carried by the spine", "")
         console.print(columns)
         datasets = Table(title="Training datasets")
         for column in ("version", "created (UTC)", "rows", "split", "description"):

@@ -80,7 +80,9 @@ def from_view(view: FeatureView, state: Mapping[str, Any]) -> Signature:
         t = Transformation.from_dict(transforms[name])
         kind = t.dtype or ANY
         inputs.extend(Column(out, kind) for out in t.output_names(name, state.get(name) or {}))
-    outputs = tuple(Column(label, types[label]) for label in view.labels)
+    # A spine label (carried by the spine, not a column of the query) has the type of the
+    # spines that carried it, which the view does not know.
+    outputs = tuple(Column(label, types.get(label, ANY)) for label in view.labels)
     return Signature(tuple(inputs), outputs, "feature_view")
 
 
