@@ -32,6 +32,7 @@ EXPECTED_ALL = [
     "MissingDependencyError",
     "Model",
     "ModelRegistry",
+    "NaiveTimestampWarning",
     "NotFoundError",
     "Project",
     "PromotionError",
@@ -65,7 +66,14 @@ NOT_IMPORTED = [
 ERROR_CLASSES = [
     cls
     for _, cls in inspect.getmembers(fti.errors, inspect.isclass)
-    if cls.__module__ == fti.errors.__name__ and issubclass(cls, BaseException)
+    if cls.__module__ == fti.errors.__name__
+    and issubclass(cls, BaseException)
+    and not issubclass(cls, Warning)
+]
+WARNING_CLASSES = [
+    cls
+    for _, cls in inspect.getmembers(fti.errors, inspect.isclass)
+    if cls.__module__ == fti.errors.__name__ and issubclass(cls, Warning)
 ]
 
 
@@ -147,3 +155,11 @@ def test_error_tree_in_the_docstring_matches_the_classes() -> None:
         for cls in ERROR_CLASSES
         if cls is not fti.errors.FtiError
     }
+
+
+def test_warning_classes_are_user_warnings_exported_and_drawn() -> None:
+    assert [fti.errors.NaiveTimestampWarning] == WARNING_CLASSES
+    for cls in WARNING_CLASSES:
+        assert issubclass(cls, UserWarning) and not issubclass(cls, fti.errors.FtiError)
+        assert getattr(fti, cls.__name__) is cls
+        assert cls.__name__ in (fti.errors.__doc__ or "")

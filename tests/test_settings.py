@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -149,7 +151,11 @@ def test_home_paths_are_made_absolute(
     [
         ('online_url = "unterminated\n', r"fti\.toml is not valid TOML"),
         ("online_url = \n", r"fti\.toml is not valid TOML"),
-        ('colour = "blue"\n', r"unknown key\(s\) colour; known: artifacts_url, metadata_url"),
+        (
+            'colour = "blue"\n',
+            r"unknown key\(s\) colour; known: artifacts_url, max_event_time_ahead, "
+            r"max_value_bytes, metadata_url",
+        ),
         ('[online_url]\nurl = "x"\n', r"online_url must be string\(s\)"),
         ("metadata_url = 5432\n", r"metadata_url must be string\(s\)"),
         ("offline_url = true\n", r"offline_url must be string\(s\)"),
@@ -214,3 +220,56 @@ def test_project_setting(
         monkeypatch.setenv("FTI_PROJECT", environment)
 
     assert Settings.load(tmp_path, project=argument).project == expected
+
+
+LIMITS = [
+    ("max_event_time_ahead", "1d12h", "event_time_horizon", dt.timedelta(days=1, hours=12)),
+    ("max_value_bytes", "512KiB", "value_size_limit", 512 * 1024),
+]
+
+
+@pytest.mark.parametrize("source", ["argument", "environment", "file", "default"], ids=str)
+@pytest.mark.parametrize(
+    ("name", "text", "parsed_name", "parsed"), LIMITS, ids=[limit[0] for limit in LIMITS]
+)
+def test_limits_come_from_each_source_and_are_parsed(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    text: str,
+    parsed_name: str,
+    parsed: object,
+    source: str,
+) -> None:
+    monkeypatch.delenv(f"FTI_{name.upper()}", raising=False)
+    if source == "file":
+        (tmp_path / "fti.toml").write_text(f'{name} = "{text}"\n', encoding="utf-8")
+    if source == "environment":
+        monkeypatch.setenv(f"FTI_{name.upper()}", text)
+
+    settings = Settings.load(tmp_path, **({name: text} if source == "argument" else {}))
+
+    defaults = {"event_time_horizon": dt.timedelta(days=1), "value_size_limit": 1024 * 1024}
+    expected = defaults[parsed_name] if source == "default" else parsed
+    assert getattr(settings, parsed_name) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("max_event_time_ahead", "tomorrow"),
+        ("max_event_time_ahead", "1"),
+        ("max_event_time_ahead", "-1d"),
+        ("max_event_time_ahead", "99999999999w"),
+        ("max_value_bytes", "0"),
+        ("max_value_bytes", "1.5MiB"),
+        ("max_value_bytes", "lots"),
+        ("max_value_bytes", "1TiB"),
+    ],
+    ids=["word", "no-unit", "negative", "overflow", "zero", "fraction", "word-size", "unit"],
+)
+def test_bad_limits_are_config_errors_naming_the_setting(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"^{name} = '{re.escape(text)}' is not|longer"):
+        Settings.load(tmp_path, **{name: text})

@@ -21,6 +21,10 @@
 
 Each class carries a stable ``code`` and the HTTP status the server answers with, so one
 handler maps them and a REST client can raise the same class again.
+
+Warnings (``UserWarning`` subclasses, not errors)::
+
+    NaiveTimestampWarning         an insert took time-zone-naive timestamps as UTC
 """
 
 from __future__ import annotations
@@ -150,3 +154,8 @@ class StoreError(FtiError):
 
     code = "store_error"
     http_status = 503
+
+
+class NaiveTimestampWarning(UserWarning):
+    """Inserted timestamps had no time zone; fti took them as UTC (the message names the
+    columns). Give them a zone to say so, e.g. pandas ``.dt.tz_localize("UTC")``."""

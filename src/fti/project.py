@@ -7,6 +7,7 @@ from types import TracebackType
 
 from fti.errors import NotFoundError
 from fti.feature_store.feature_store import FeatureStore
+from fti.feature_store.ingest import InsertLimits
 from fti.model_registry.registry import ModelRegistry
 from fti.monitoring.monitors import Monitoring
 from fti.names import check_name
@@ -28,7 +29,11 @@ class Project:
         self.online_store: OnlineStore = open_online_store(settings.online_url)
         self.artifact_store: ArtifactStore = open_artifact_store(settings.artifacts_url)
         self.feature_store = FeatureStore(
-            name, self.offline_store, self.online_store, self.metadata_store
+            name,
+            self.offline_store,
+            self.online_store,
+            self.metadata_store,
+            limits=InsertLimits(settings.event_time_horizon, settings.value_size_limit),
         )
         self.model_registry = ModelRegistry(
             name, self.metadata_store, self.artifact_store, self.feature_store
@@ -67,13 +72,17 @@ def connect(
     metadata_url: str | None = None,
     offline_url: str | None = None,
     artifacts_url: str | None = None,
+    max_event_time_ahead: str | None = None,
+    max_value_bytes: str | None = None,
     create: bool = True,
 ) -> Project:
     """Open a project. Home: ``home``, else ``$FTI_HOME``, else ``./.fti``.
 
     The project is ``project``, else ``$FTI_PROJECT``, else ``project`` in ``<home>/fti.toml``,
     else ``"default"``. Store URLs come from the arguments, ``FTI_*_URL`` variables or
-    ``<home>/fti.toml``; without any, embedded stores under the home folder are used.
+    ``<home>/fti.toml``; without any, embedded stores under the home folder are used. The
+    limits of inserted data (``max_event_time_ahead``, default ``"1d"``; ``max_value_bytes``,
+    default ``"1MiB"``) come from the same sources.
     With ``create=False`` nothing is created: NotFoundError when the home or the project does
     not exist (the message lists the projects there are).
     """
@@ -84,6 +93,8 @@ def connect(
         metadata_url=metadata_url,
         offline_url=offline_url,
         artifacts_url=artifacts_url,
+        max_event_time_ahead=max_event_time_ahead,
+        max_value_bytes=max_value_bytes,
     )
     return Project(settings.project, settings, create=create)
 

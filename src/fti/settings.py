@@ -1,4 +1,4 @@
-"""Settings: where fti keeps its data, which backend serves each store, and the project.
+"""Settings: where fti keeps its data, which backend serves each store, the project, limits.
 
 Each value comes from, in order: an explicit argument, an ``FTI_*`` environment variable
 (``FTI_ONLINE_URL`` for ``online_url``...), ``<home>/fti.toml``, then the embedded default (no
@@ -8,13 +8,17 @@ configuration needed)::
     project = "flights"
     online_url = "redis://127.0.0.1:6379/0"
     metadata_url = "postgresql://postgres@127.0.0.1:5432/fti"
+    max_event_time_ahead = "2d"    # event times may lie this far past the wall clock
+    max_value_bytes = "4MiB"       # largest string or list value an insert accepts
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +26,27 @@ from fti.errors import ConfigError
 
 _ENV_PREFIX = "FTI_"
 DEFAULT_PROJECT = "default"
+DEFAULT_MAX_EVENT_TIME_AHEAD = "1d"
+DEFAULT_MAX_VALUE_BYTES = "1MiB"
+_DURATION_UNITS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
+_DURATION = re.compile(r"(?:\s*\d+(?:\.\d+)?\s*[wdhms])+\s*")
+_SIZE = re.compile(r"\s*(\d+)\s*([kmg]i?b|b)?\s*", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 10**3,
+    "kib": 2**10,
+    "mb": 10**6,
+    "mib": 2**20,
+    "gb": 10**9,
+    "gib": 2**30,
+}
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved locations of the home folder and of every store, and the project to open."""
+    """Resolved locations of the home folder and of every store, the project to open, and the
+    limits of inserted data (as given, and parsed: :attr:`event_time_horizon`,
+    :attr:`value_size_limit`)."""
 
     home: Path
     offline_url: str
@@ -34,11 +54,25 @@ class Settings:
     metadata_url: str
     artifacts_url: str
     project: str = DEFAULT_PROJECT
+    max_event_time_ahead: str = DEFAULT_MAX_EVENT_TIME_AHEAD
+    max_value_bytes: str = DEFAULT_MAX_VALUE_BYTES
+    event_time_horizon: timedelta = field(init=False, repr=False, compare=False)
+    """``max_event_time_ahead`` parsed: how far past the wall clock an inserted event time may
+    lie (a row dated years ahead would stay the online row of its key for years)."""
+    value_size_limit: int = field(init=False, repr=False, compare=False)
+    """``max_value_bytes`` parsed: the most UTF-8 bytes of a string value, or bytes of a list
+    value, an insert accepts."""
+
+    def __post_init__(self) -> None:
+        # Parsed once, when the settings are made, so a bad value fails before any store opens.
+        horizon = parse_duration(self.max_event_time_ahead, "max_event_time_ahead")
+        object.__setattr__(self, "event_time_horizon", horizon)
+        object.__setattr__(self, "value_size_limit", parse_size(self.max_value_bytes))
 
     @classmethod
     def names(cls) -> list[str]:
         """The settings that arguments, ``FTI_*`` variables and fti.toml can give."""
-        return [f.name for f in fields(cls) if f.name != "home"]
+        return [f.name for f in fields(cls) if f.init and f.name != "home"]
 
     @classmethod
     def load(cls, home: str | Path | None = None, **overrides: str | None) -> Settings:
@@ -54,6 +88,8 @@ class Settings:
             "metadata_url": f"sqlite:///{root / 'metadata.db'}",
             "artifacts_url": str(root / "artifacts"),
             "project": DEFAULT_PROJECT,
+            "max_event_time_ahead": DEFAULT_MAX_EVENT_TIME_AHEAD,
+            "max_value_bytes": DEFAULT_MAX_VALUE_BYTES,
         }
         values: dict[str, Any] = {"home": root}
         for name in cls.names():
@@ -64,6 +100,36 @@ class Settings:
                 or defaults[name]
             )
         return cls(**values)
+
+
+def parse_duration(text: str, name: str) -> timedelta:
+    """A duration such as ``"1d"``, ``"12h"`` or ``"1d12h"`` (units w, d, h, m, s);
+    ConfigError naming the setting ``name`` otherwise."""
+    if not isinstance(text, str) or _DURATION.fullmatch(text) is None:
+        raise ConfigError(
+            f"{name} = {text!r} is not a duration: write a number and a unit (w, d, h, m or "
+            "s), such as '1d', '12h' or '1d12h'"
+        )
+    seconds = sum(
+        float(number) * _DURATION_UNITS[unit]
+        for number, unit in re.findall(r"(\d+(?:\.\d+)?)\s*([wdhms])", text)
+    )
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError as exc:
+        raise ConfigError(f"{name} = {text!r} is longer than any date fti can store") from exc
+
+
+def parse_size(text: str, name: str = "max_value_bytes") -> int:
+    """A number of bytes such as ``"1048576"``, ``"512KiB"`` or ``"1MiB"``; ConfigError
+    naming the setting ``name`` otherwise (and for 0)."""
+    match = _SIZE.fullmatch(text) if isinstance(text, str) else None
+    if match is None or int(match.group(1)) == 0:
+        raise ConfigError(
+            f"{name} = {text!r} is not a size: write a positive number of bytes, optionally "
+            "with a unit (KiB, MiB, GiB, KB, MB, GB), such as '1MiB'"
+        )
+    return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()]
 
 
 def _read_toml(path: Path, allowed: list[str]) -> dict[str, str]:

@@ -4,7 +4,8 @@ Every frame entering fti (pandas, polars or pyarrow) is turned into an Arrow tab
 group's schema by :func:`coerce`. A cast that could lose information (an int that does not
 fit, a float with a fraction into an int, a string into a number, nanoseconds into
 microseconds) is refused with :class:`~fti.errors.SchemaError`; timestamps are stored as UTC
-microseconds, and naive input timestamps are taken as UTC. From pandas, NaN in a float column
+microseconds, and naive input timestamps are taken as UTC (an insert warns about them, see
+:func:`naive_timestamp_columns`). From pandas, NaN in a float column
 is a missing value (null), as pandas itself treats it; from Arrow and polars a NaN stays a NaN.
 """
 
@@ -124,11 +125,15 @@ def infer_features(table: pa.Table) -> list[Feature]:
 
 
 def to_arrow(data: Any) -> pa.Table:
-    """Turn a pandas, polars or pyarrow frame into an Arrow table (no type changes yet)."""
+    """Turn a pandas, polars or pyarrow frame into an Arrow table (no type changes yet).
+
+    Raises SchemaError naming the column when a string is not valid Unicode (a lone
+    surrogate in Python, invalid UTF-8 in Arrow).
+    """
     if isinstance(data, pa.Table):
-        return data
+        return _check_utf8(data)
     if isinstance(data, pa.RecordBatch):
-        return pa.Table.from_batches([data])
+        return _check_utf8(pa.Table.from_batches([data]))
     module = type(data).__module__.split(".")[0]
     if module == "pandas":
         return _pandas_to_arrow(data)
@@ -152,15 +157,31 @@ def _pandas_to_arrow(df: Any) -> pa.Table:
         raise SchemaError(f"duplicate column names: {', '.join(dupes)}")
     columns = {}
     for name in df.columns:
+        if not is_text(str(name)):
+            raise SchemaError(f"column name {str(name)!r} is not valid Unicode (lone surrogate)")
         series = df[name]
         if series.dtype == object and _holds_datetimes(series):
-            # Mixed time zones leave pandas with an object column; UTC makes it one instant type.
-            series = pd.to_datetime(series, utc=True)
+            series = _object_datetimes(series, str(name))
         columns[str(name)] = series
     try:
         return pa.Table.from_pandas(pd.DataFrame(columns), preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError) as exc:
-        raise SchemaError(f"cannot convert the DataFrame to Arrow: {exc}") from exc
+        raise SchemaError(
+            f"cannot convert the DataFrame to Arrow: {_column_at_fault(columns)}"
+        ) from exc
+
+
+def _column_at_fault(columns: Mapping[str, Any]) -> str:
+    """Which column pyarrow cannot convert, and why (found again column by column)."""
+    for name, series in columns.items():
+        try:
+            pa.Array.from_pandas(series)
+        except UnicodeEncodeError as exc:
+            bad = exc.object[exc.start : exc.end]
+            return f"column {name!r} holds text that is not valid Unicode ({exc.reason}: {bad!r})"
+        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError) as exc:
+            return f"column {name!r}: {exc}"
+    return "pyarrow refused the frame"
 
 
 def _holds_datetimes(series: Any) -> bool:
@@ -168,6 +189,57 @@ def _holds_datetimes(series: Any) -> bool:
 
     values = series.dropna()
     return len(values) > 0 and all(isinstance(v, dt.datetime) for v in values.head(1000).tolist())
+
+
+def _object_datetimes(series: Any, name: str) -> Any:
+    """An object column of datetimes as one datetime64 column (UTC when they carry zones).
+
+    Mixed time zones leave pandas with an object column; UTC makes it one instant type. Naive
+    values stay naive, so that the insert can say it took them as UTC; naive values beside
+    aware ones have no zone fti could take without guessing, and are refused.
+    """
+    import datetime as dt
+
+    import pandas as pd
+
+    aware = {isinstance(v, dt.datetime) and v.utcoffset() is not None for v in series.dropna()}
+    if aware == {True, False}:
+        raise SchemaError(
+            f"column {name!r} mixes time-zone-aware and naive datetimes: give them all a zone"
+        )
+    try:
+        return pd.to_datetime(series, utc=True in aware)
+    except (ValueError, TypeError) as exc:
+        raise SchemaError(f"column {name!r} cannot be read as datetimes: {exc}") from exc
+
+
+def is_text(value: str) -> bool:
+    """Whether ``value`` can be stored: UTF-8 has no form for a lone surrogate."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_utf8(table: pa.Table) -> pa.Table:
+    """``table``, after checking that its string columns hold valid UTF-8."""
+    for field, column in zip(table.schema, table.columns, strict=True):
+        kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        if (
+            pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or pa.types.is_string_view(kind)
+        ):
+            try:
+                column.validate(full=True)
+            except pa.ArrowInvalid as exc:
+                raise SchemaError(
+                    f"column {field.name!r} holds text that is not valid UTF-8: {exc}"
+                ) from exc
+    return table
 
 
 def coerce(data: Any, features: Sequence[Feature]) -> pa.Table:
@@ -287,6 +359,39 @@ def _check_float32_range(
         raise SchemaError(
             f"column {feature.name!r} has values beyond float32's range; declare it float64"
         )
+
+
+def naive_timestamp_columns(table: pa.Table, features: Sequence[Feature]) -> list[str]:
+    """The timestamp features ``table`` gives without a time zone (:func:`coerce` takes them as
+    UTC)."""
+    timestamps = {f.name for f in features if f.type == "timestamp"}
+    return [
+        f.name
+        for f in table.schema
+        if f.name in timestamps and pa.types.is_timestamp(f.type) and f.type.tz is None
+    ]
+
+
+def check_value_sizes(table: pa.Table, features: Sequence[Feature], limit: int) -> None:
+    """Raise SchemaError when a string (UTF-8 bytes) or list value of ``table`` (a coerced
+    batch) is larger than ``limit`` bytes."""
+    for feature in features:
+        column = table.column(feature.name)
+        if feature.type == "string":
+            sizes = pc.binary_length(column)
+        elif feature.type in ("list<float32>", "list<float64>"):
+            width = feature.arrow_type.value_type.byte_width
+            sizes = pc.multiply(pc.list_value_length(column), width)
+        else:
+            continue
+        largest = pc.max(sizes).as_py()
+        if largest is not None and largest > limit:
+            over = pc.sum(pc.greater(sizes, limit)).as_py()
+            raise SchemaError(
+                f"column {feature.name!r} has {over:,} value(s) larger than max_value_bytes "
+                f"({limit:,} bytes), the largest {largest:,} bytes; raise the setting "
+                "(max_value_bytes in fti.toml, FTI_MAX_VALUE_BYTES or connect()) to store them"
+            )
 
 
 def require_not_null(table: pa.Table, columns: Sequence[str], role: str) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,10 @@ FEATURES = [
     fti.Feature("n", "int64"),
     fti.Feature("x", "float64"),
 ]
+
+
+NAMES = [f.name for f in FEATURES]
+MIB = 1024 * 1024
 
 
 def good(**overrides: Any) -> pd.DataFrame:
@@ -76,6 +82,46 @@ BAD: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("expectation_failure", lambda: good(n=[-1, 2]), fti.DataValidationError, "n"),
     ("sql_in_column_name", lambda: good(**{"a;drop": [1, 2]}), fti.SchemaError, "unknown column"),
     ("not_a_frame", lambda: [{"id": "a"}], fti.SchemaError, "pandas or polars"),
+    (
+        "value_over_max_bytes",
+        lambda: good(id=["k" * (MIB + 1), "b"]),
+        fti.SchemaError,
+        r"'id' has 1 value\(s\) larger than max_value_bytes",
+    ),
+    (
+        "event_time_in_year_9999",
+        lambda: good(t=[dt.datetime(9999, 12, 31, tzinfo=dt.UTC), T0]),
+        fti.SchemaError,
+        r"'t' has a time after .*max_event_time_ahead.*9999-12-31",
+    ),
+    (
+        "event_time_two_days_ahead",
+        lambda: good(t=[dt.datetime.now(dt.UTC) + dt.timedelta(days=2), T0]),
+        fti.SchemaError,
+        "max_event_time_ahead",
+    ),
+    (
+        "lone_surrogate_value",
+        lambda: good(id=pd.Series(["a\ud800", "b"], dtype=object)),
+        fti.SchemaError,
+        r"column 'id' holds text that is not valid Unicode",
+    ),
+    (
+        "lone_surrogate_column_name",
+        lambda: pd.DataFrame(
+            [["a", T0, 1, 0.5, 1]], columns=pd.Index([*NAMES, "x\ud800"], dtype=object)
+        ),
+        fti.SchemaError,
+        "column name .* is not valid Unicode",
+    ),
+    (
+        "invalid_utf8_in_arrow",
+        lambda: pa.Table.from_pandas(good()).set_column(
+            0, "id", pa.array([b"\xed\xa0\x80", b"b"], pa.binary()).view(pa.string())
+        ),
+        fti.SchemaError,
+        "column 'id' holds text that is not valid UTF-8",
+    ),
 ]
 
 
@@ -134,10 +180,83 @@ def test_arrow_nan_stays_a_nan_value(fg: fti.FeatureGroup) -> None:
     assert np.isnan(fg.read().sort_values("id")["x"].iloc[0])
 
 
-def test_ten_megabyte_string_key_round_trips(fg: fti.FeatureGroup) -> None:
-    big = "k" * (10 * 1024 * 1024)
-    fg.insert(good(id=[big, "b"]))
-    assert fg.read_online(big, return_type="dict")["n"] == 1
+def test_ten_megabyte_string_key_round_trips_below_a_raised_limit(
+    tmp_path: Path, online_url: str
+) -> None:
+    with fti.connect(tmp_path / "big", online_url=online_url, max_value_bytes="16MiB") as p:
+        group = p.feature_store.create_feature_group(
+            f"g{uuid.uuid4().hex[:8]}", primary_key=["id"], event_time="t", features=FEATURES
+        )
+        big = "k" * (10 * MIB)
+        group.insert(good(id=[big, "b"]))
+        assert group.read_online(big, return_type="dict")["n"] == 1
+        group.delete()
+
+
+def test_list_values_over_max_bytes_are_refused(fs: fti.FeatureStore) -> None:
+    group = fs.create_feature_group(
+        "vectors",
+        primary_key=["id"],
+        features=[fti.Feature("id", "int64"), fti.Feature("v", "list<float32>")],
+    )
+    # 4 bytes a float32: 262,144 of them are exactly 1 MiB.
+    group.insert(pd.DataFrame({"id": [1], "v": [np.zeros(MIB // 4, np.float32)]}))
+    with pytest.raises(fti.SchemaError, match=r"'v' .* largest 1,048,580 bytes"):
+        group.insert(pd.DataFrame({"id": [2], "v": [np.zeros(MIB // 4 + 1, np.float32)]}))
+    assert [c.id for c in group.commits()] == [0]
+
+
+def test_event_times_up_to_the_horizon_are_accepted(fg: fti.FeatureGroup) -> None:
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(hours=23)
+    commit = fg.insert(good(t=[soon, T0]))
+    assert commit is not None and commit.rows == 2
+
+
+def test_the_horizon_is_measured_on_the_wall_clock_not_fti_now(
+    fg: fti.FeatureGroup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FTI_NOW", "9999-01-01T00:00:00")
+    with pytest.raises(fti.SchemaError, match="max_event_time_ahead"):
+        fg.insert(good(t=[dt.datetime(9000, 1, 1, tzinfo=dt.UTC), T0]))
+    monkeypatch.setenv("FTI_NOW", "2000-01-01T00:00:00")
+    assert fg.insert(good(t=[dt.datetime.now(dt.UTC), T0])) is not None
+
+
+def test_a_raised_horizon_accepts_far_event_times(tmp_path: Path, online_url: str) -> None:
+    with fti.connect(tmp_path / "far", online_url=online_url, max_event_time_ahead="400w") as p:
+        group = p.feature_store.create_feature_group(
+            f"g{uuid.uuid4().hex[:8]}", primary_key=["id"], event_time="t", features=FEATURES
+        )
+        in_five_years = dt.datetime.now(dt.UTC) + dt.timedelta(days=5 * 365)
+        assert group.insert(good(t=[in_five_years, T0])) is not None
+        group.delete()
+
+
+def test_date_event_times_are_held_to_the_horizon(fs: fti.FeatureStore) -> None:
+    group = fs.create_feature_group(
+        "daily",
+        primary_key=["id"],
+        event_time="day",
+        features=[fti.Feature("id", "int64"), fti.Feature("day", "date")],
+    )
+    with pytest.raises(fti.SchemaError, match="'day' has a time after"):
+        group.insert(pd.DataFrame({"id": [1], "day": [dt.date(9999, 12, 31)]}))
+    assert group.commits() == []
+
+
+def test_a_refused_first_insert_leaves_no_inferred_schema(fs: fti.FeatureStore) -> None:
+    group = fs.create_feature_group("inferred", primary_key=["id"])
+    with pytest.raises(fti.SchemaError, match="max_value_bytes"):
+        group.insert(pd.DataFrame({"id": [1], "s": ["x" * (MIB + 1)]}))
+    assert fs.get_feature_group("inferred").features is None
+
+
+@pytest.mark.parametrize("key", ["a\ud800", "\udfff"], ids=["trailing", "alone"])
+def test_read_online_refuses_keys_that_are_not_valid_unicode(
+    fg: fti.FeatureGroup, key: str
+) -> None:
+    with pytest.raises(fti.SchemaError, match="not valid Unicode"):
+        fg.read_online(key)
 
 
 @pytest.mark.parametrize(

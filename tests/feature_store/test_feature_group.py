@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import polars as pl
@@ -225,14 +228,67 @@ def test_empty_frame_makes_no_commit(fg: fti.FeatureGroup) -> None:
 
 def test_mixed_time_zones_are_converted_to_utc(fg: fti.FeatureGroup) -> None:
     paris = dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=1)))
-    naive = dt.datetime(2024, 1, 1, 12)
-    data = pd.DataFrame({"id": [1, 2], "t": [paris, naive], "x": [1.0, 2.0]})
+    tokyo = dt.datetime(2024, 1, 1, 21, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    data = pd.DataFrame({"id": [1, 2], "t": [paris, tokyo], "x": [1.0, 2.0]})
     fg.insert(data)
     out = fg.read().sort_values("id")
     assert out["t"].tolist() == [
         pd.Timestamp("2024-01-01 11:00", tz="UTC"),
         pd.Timestamp("2024-01-01 12:00", tz="UTC"),
     ]
+
+
+NOON = dt.datetime(2024, 1, 1, 12)
+NAIVE = [
+    pytest.param(lambda: pd.DataFrame({"id": [1], "t": [NOON], "x": [1.0]}), id="pandas"),
+    pytest.param(
+        lambda: pd.DataFrame({"id": [1], "t": pd.Series([NOON], dtype=object), "x": [1.0]}),
+        id="pandas-object",
+    ),
+    pytest.param(lambda: pl.DataFrame({"id": [1], "t": [NOON], "x": [1.0]}), id="polars"),
+    pytest.param(
+        lambda: pa.table({"id": [1], "t": pa.array([NOON], pa.timestamp("ms")), "x": [1.0]}),
+        id="pyarrow",
+    ),
+]
+
+
+@pytest.mark.parametrize("make", NAIVE)
+def test_naive_timestamps_are_taken_as_utc_with_a_warning(
+    fg: fti.FeatureGroup, make: Callable[[], Any]
+) -> None:
+    with pytest.warns(
+        fti.NaiveTimestampWarning, match=r"'t' of .*naive timestamps: fti took them as UTC"
+    ):
+        fg.insert(make())
+
+    assert fg.read()["t"].tolist() == [pd.Timestamp("2024-01-01 12:00", tz="UTC")]
+
+
+def test_naive_timestamps_warn_when_they_define_the_schema(fs: fti.FeatureStore) -> None:
+    group = fs.create_feature_group("inferred", primary_key=["id"], event_time="t")
+    data = pd.DataFrame({"id": [1], "t": [NOON], "seen": [NOON], "x": [1.0]})
+
+    with pytest.warns(fti.NaiveTimestampWarning, match=r"'t', 'seen'"):
+        group.insert(data)
+
+    assert {f.name: f.type for f in group.features or []}["seen"] == "timestamp"
+
+
+def test_aware_timestamps_insert_without_a_warning(fg: fti.FeatureGroup) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fg.insert(frame([1], [1], [1.0]))
+    assert len(fg.read()) == 1
+
+
+def test_naive_and_aware_datetimes_in_one_column_are_refused(fg: fti.FeatureGroup) -> None:
+    paris = dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    data = pd.DataFrame({"id": [1, 2], "t": [paris, NOON], "x": [1.0, 2.0]})
+
+    with pytest.raises(fti.SchemaError, match="'t' mixes time-zone-aware and naive"):
+        fg.insert(data)
+    assert fg.commits() == []
 
 
 def test_embeddings_and_all_types_round_trip(fs: fti.FeatureStore) -> None:

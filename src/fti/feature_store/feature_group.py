@@ -21,7 +21,7 @@ from fti.names import check_commit_id
 from fti.stores.metadata import Entity, MetadataStore
 from fti.stores.offline import OfflineStore
 from fti.stores.online import OnlineStore
-from fti.types import Feature
+from fti.types import Feature, is_text
 
 if TYPE_CHECKING:
     from fti.feature_store.feature_store import FeatureStore
@@ -245,6 +245,10 @@ class FeatureGroup:
             self._decoder = value_decoder(features)
         encode, decode = self._encoder, self._decoder
         keys = [encode(entry_values(e, self.primary_key)) for e in batch]
+        for key in keys:
+            if not is_text(key):
+                # No such key was stored, and Redis cannot even send it.
+                raise SchemaError(f"key {key!r} of {self!r} is not valid Unicode (lone surrogate)")
         stored = self._online.read(self._online_table, keys)
         rows = [None if v is None else decode(v) for v in stored]
         if return_type == "list":
@@ -309,7 +313,7 @@ class FeatureGroup:
 
     # Internals used by the ingest module ---------------------------------------------
 
-    def _set_features(self, features: Sequence[Feature]) -> None:
+    def _check_features(self, features: Sequence[Feature]) -> None:
         names = {f.name for f in features}
         missing = [c for c in self.upsert_keys if c not in names]
         if missing:
@@ -317,6 +321,9 @@ class FeatureGroup:
                 f"the data lacks the key or event-time column(s): {', '.join(missing)}"
             )
         self._store._check_schema(features, self.primary_key, self.event_time)
+
+    def _set_features(self, features: Sequence[Feature]) -> None:
+        self._check_features(features)
         self._body["features"] = [f.to_dict() for f in features]
         self._features = None
         self._entity = self._metadata.update(

@@ -1,34 +1,56 @@
 """The insert path of a feature group: coerce, validate, commit offline, then online.
 
-Order matters for the guarantee that bad input writes nothing: every check (schema, null
-keys, expectations) runs on the in-memory batch before the offline commit. The statistics and
-the online rows are computed from the checked batch while the offline commit is written.
-After the commit, the online rows carry the commit id as a watermark; a crash between the two
-is repaired by :func:`replay_online`, which every insert calls first.
+Order matters for the guarantee that bad input writes nothing: every check (schema, value
+sizes, null keys, event times too far ahead, expectations) runs on the in-memory batch before
+the offline commit, and a schema inferred from the batch is stored only once it passed them.
+The statistics and the online rows are computed from the checked batch while the offline
+commit is written. After the commit, the online rows carry the commit id as a watermark; a
+crash between the two is repaired by :func:`replay_online`, which every insert calls first.
 """
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fti.errors import NaiveTimestampWarning, SchemaError
 from fti.feature_store.on_demand import check_on_demand_parity
 from fti.feature_store.online_codec import encode_keys, encode_values
 from fti.feature_store.statistics import compute_statistics
 from fti.feature_store.transform_plan import SAMPLE_ROWS
 from fti.feature_store.validation import check_report, validate
-from fti.types import coerce, infer_features, require_not_null, to_arrow
+from fti.types import (
+    check_value_sizes,
+    coerce,
+    infer_features,
+    naive_timestamp_columns,
+    require_not_null,
+    to_arrow,
+)
 
 if TYPE_CHECKING:
     from fti.feature_store.feature_group import FeatureGroup
 
 _ROW_INDEX = "__fti_row"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class InsertLimits:
+    """What an insert refuses besides bad types: from the settings ``max_event_time_ahead``
+    and ``max_value_bytes`` (:class:`~fti.settings.Settings`)."""
+
+    event_time_ahead: timedelta
+    """How far past the wall clock an event time may lie."""
+    value_bytes: int
+    """The largest string (UTF-8) or list value, in bytes."""
 
 
 @dataclass(frozen=True)
@@ -46,14 +68,30 @@ class Commit:
 def insert(fg: FeatureGroup, data: Any) -> Commit | None:
     """Write ``data`` to ``fg``; None when it has no rows (nothing is committed)."""
     data = add_on_demand(fg, to_arrow(data))
-    if fg.features is None:
-        fg._set_features(infer_features(data))
     features = fg.features
-    assert features is not None
+    inferred = features is None
+    if features is None:
+        features = infer_features(data)
+        fg._check_features(features)
+    naive = naive_timestamp_columns(data, features)
+    if naive:
+        warnings.warn(
+            NaiveTimestampWarning(
+                f"column(s) {', '.join(map(repr, naive))} of the rows inserted into {fg!r} hold "
+                "time-zone-naive timestamps: fti took them as UTC. Give them a zone to say so "
+                "(pandas: .dt.tz_localize('UTC'))"
+            ),
+            stacklevel=3,  # the caller of FeatureGroup.insert
+        )
     table = coerce(data, features)
+    limits: InsertLimits = fg._store._limits
+    check_value_sizes(table, features, limits.value_bytes)
     require_not_null(table, fg.primary_key, "primary key")
     if fg.event_time:
         require_not_null(table, [fg.event_time], "event time")
+        check_event_times(table.column(fg.event_time), fg.event_time, limits.event_time_ahead)
+    if inferred:
+        fg._set_features(features)
     if table.num_rows == 0:
         return None
     table = last_per_key(table, fg.upsert_keys)
@@ -172,6 +210,29 @@ def online_rows(fg: FeatureGroup, table: pa.Table) -> OnlineRows:
 def write_online(fg: FeatureGroup, rows: OnlineRows, commit_id: int) -> None:
     """Upsert ``rows`` into the group's online table, as commit ``commit_id``."""
     fg._online.write(fg._online_table, rows.keys, rows.event_times, rows.values, commit_id)
+
+
+def check_event_times(column: pa.ChunkedArray, name: str, ahead: timedelta) -> None:
+    """Raise SchemaError when an event time lies more than ``ahead`` past the wall clock.
+
+    Such a row would stay the online row of its key until that time, whatever real event came
+    later. The wall clock, not ``FTI_NOW``: replaying the past must not refuse today's data.
+    """
+    latest = pc.max(event_micros(column)).as_py()
+    if latest is None:
+        return
+    limit = datetime.now(UTC) + ahead
+    if latest <= (limit - _EPOCH) // timedelta(microseconds=1):
+        return
+    try:
+        shown = (_EPOCH + timedelta(microseconds=latest)).isoformat()
+    except OverflowError:
+        shown = f"{latest:,} microseconds after 1970"
+    raise SchemaError(
+        f"event time column {name!r} has a time after {limit.isoformat(timespec='seconds')} "
+        f"(now + max_event_time_ahead, {ahead}): {shown}. Fix the times, or raise the setting "
+        "(max_event_time_ahead in fti.toml, FTI_MAX_EVENT_TIME_AHEAD or connect())"
+    )
 
 
 def event_micros(column: pa.ChunkedArray) -> pa.ChunkedArray:
