@@ -1,4 +1,5 @@
-"""``fti models``: list models, show one version's metrics, lineage and signature, move aliases."""
+"""``fti models``: list models, show one version's metrics, lineage and signature, move aliases,
+clean up after interrupted saves."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rich.tree import Tree
 
 from fti.cli.context import console, open_project
 from fti.model_registry import Model
+from fti.model_registry.registry import UnfinishedVersion
 
 app = typer.Typer(help="Models: versions, metrics, lineage and aliases.", no_args_is_help=True)
 
@@ -35,6 +37,7 @@ def list_models(ctx: typer.Context) -> None:
                 f"{lineage.feature_view} v{lineage.feature_view_version}" if lineage else "",
             )
         console.print(table if models else "No models yet.")
+        _print_unfinished(registry.unfinished())
 
 
 @app.command("show")
@@ -48,8 +51,9 @@ def show(
     with open_project(ctx) as project:
         model = project.model_registry.get_model(name, version, alias)
         created = model.created_at.strftime("%Y-%m-%d %H:%M:%S UTC") if model.created_at else ""
+        state = "" if model.state == "ready" else f"  [red]{model.state}[/]"
         console.print(
-            f"[bold]{model.name}[/] v{model.version}  {model.framework}  {created}  "
+            f"[bold]{model.name}[/] v{model.version}{state}  {model.framework}  {created}  "
             f"aliases: {', '.join(model.aliases) or '-'}"
         )
         if model.description:
@@ -59,6 +63,7 @@ def show(
         if model.signature is not None:
             console.print(_signature(model))
         _print_extras(model)
+        _print_unfinished(project.model_registry.unfinished(name))
 
 
 @app.command("alias")
@@ -78,6 +83,40 @@ def alias(
         console.print(f"{name} v{version} is now {alias!r}")
         for problem in overridden:
             console.print(f"[yellow]overridden:[/] {problem}")
+
+
+@app.command("cleanup")
+def cleanup(ctx: typer.Context) -> None:
+    """Mark stuck saves failed and remove staging folders of interrupted saves."""
+    with open_project(ctx) as project:
+        done = project.model_registry.cleanup()
+        # soft_wrap: paths stay whole, to copy.
+        for version in done.failed:
+            console.print(
+                f"{version.name} v{version.version}: marked failed ({version.note})",
+                soft_wrap=True,
+            )
+        for tree in done.removed:
+            console.print(
+                f"removed {tree.path} ({tree.bytes:,} bytes): {tree.reason}", soft_wrap=True
+            )
+        if not done.failed and not done.removed:
+            console.print("Nothing to clean up.")
+
+
+def _print_unfinished(versions: list[UnfinishedVersion]) -> None:
+    if not versions:
+        return
+    table = Table(title="Unfinished saves")
+    for column in ("name", "version", "state", "started (UTC)", "note"):
+        table.add_column(column)
+    for v in versions:
+        state = f"{v.state} (stuck)" if v.stuck else v.state
+        started = v.started.strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(v.name, str(v.version), state, started, v.note)
+    console.print(table)
+    if any(v.stuck for v in versions):
+        console.print("`fti models cleanup` marks the stuck ones failed and removes their files.")
 
 
 def _metrics(model: Model) -> Table:

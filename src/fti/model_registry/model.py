@@ -56,7 +56,8 @@ class Model:
 
     @property
     def state(self) -> str | None:
-        """``ready``, ``saving`` (or a failed save), ``deleted``; None until :meth:`save`."""
+        """``ready``, ``saving``, ``failed`` (a save that did not finish), ``deleted``; None
+        until :meth:`save`."""
         return self._body.get("state")
 
     @property
@@ -150,7 +151,8 @@ class Model:
         Saving again stores another version with the same metadata. ``framework="python"``
         (pickle) needs ``unsafe_pickle=True``.
         """
-        spec = {k: v for k, v in self._body.items() if k not in ("state", "flavor", "artifact")}
+        recorded = ("state", "flavor", "artifact", "owner", "failure")  # by the save itself
+        spec = {k: v for k, v in self._body.items() if k not in recorded}
         entity = self._registry._save(self.name, spec, model, unsafe_pickle)
         self._entity = entity
         self._body = dict(entity.body)

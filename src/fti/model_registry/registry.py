@@ -5,8 +5,15 @@ metadata store, so concurrent saves of one name get 1..N) and a tree in the arti
 ``<project>/models/<name>/<version>`` sealed by a manifest whose digest the entity keeps.
 
 A save serializes the object first (bad objects write nothing), then allocates the version in
-state ``saving``, stores the files and marks it ``ready``; a failure removes both. A deleted
-version keeps its entity in state ``deleted`` so its number is never given out again.
+state ``saving`` (recording its process), stores the files and marks it ``ready``; a failure
+removes both. A deleted version keeps its entity in state ``deleted`` so its number is never
+given out again.
+
+A process killed mid-save leaves a version in ``saving`` and a staging folder. Such a version
+is *stuck* when its process is gone from this host or it began more than :data:`STUCK_AFTER`
+ago: the next save of the model, or :meth:`ModelRegistry.cleanup`, marks it ``failed`` (the
+number stays taken) and removes staging folders of dead processes or older than
+:data:`STAGING_MAX_AGE`.
 """
 
 from __future__ import annotations
@@ -15,17 +22,19 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fti.errors import InvalidArgumentError, NotFoundError, PromotionError
+from fti.errors import InvalidArgumentError, NotFoundError, PromotionError, StoreError
 from fti.model_registry import checks, flavors, promotion
 from fti.model_registry import lineage as lineages
 from fti.model_registry import signature as signatures
 from fti.model_registry.aliases import Aliases
 from fti.model_registry.model import Model
 from fti.names import check_name, check_version
-from fti.stores.artifacts import ArtifactStore
+from fti.stores.artifacts import ArtifactStore, Owner, RemovedTree
 from fti.stores.metadata import Entity, MetadataStore
 
 if TYPE_CHECKING:
@@ -33,8 +42,36 @@ if TYPE_CHECKING:
     from fti.feature_store.feature_view import FeatureView
 
 KIND = "model"
-SAVING, READY, DELETED = "saving", "ready", "deleted"
+SAVING, READY, DELETED, FAILED = "saving", "ready", "deleted", "failed"
 DIRECTIONS = ("max", "min")
+STUCK_AFTER = timedelta(hours=1)
+"""A save still ``saving`` after this long is stuck, whether or not its process runs."""
+STAGING_MAX_AGE = timedelta(days=1)
+"""Staging folders older than this are removed, whoever wrote them."""
+
+
+@dataclass(frozen=True)
+class UnfinishedVersion:
+    """A model version whose save did not finish: ``failed``, or ``saving`` (``stuck`` when
+    its process is gone or it began more than :data:`STUCK_AFTER` ago)."""
+
+    name: str
+    version: int
+    state: str
+    started: datetime
+    stuck: bool
+    note: str
+    """Why it failed or is stuck, or which process is saving it."""
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    """What :meth:`ModelRegistry.cleanup` did."""
+
+    failed: list[UnfinishedVersion]
+    """Stuck versions marked ``failed`` (as they were before)."""
+    removed: list[RemovedTree]
+    """Staging folders removed."""
 
 
 class ModelRegistry:
@@ -162,9 +199,35 @@ class ModelRegistry:
                 found.append(self._model(entity))
         return found
 
+    def unfinished(self, name: str | None = None) -> list[UnfinishedVersion]:
+        """Versions of ``name`` (or of every model) whose save failed or has not finished."""
+        if name is not None:
+            check_name(name, "model name")
+        now = datetime.now(UTC)
+        found = []
+        for entity in self._metadata.list(KIND, self.project, name):
+            state = entity.body.get("state")
+            if state == FAILED:
+                note = str(entity.body.get("failure") or "the save did not finish")
+                found.append(_unfinished(entity, stuck=False, note=note))
+            elif state == SAVING:
+                reason = _stuck_reason(entity, now)
+                owner = _owner(entity)
+                note = reason or f"in progress ({owner or 'process unknown'})"
+                found.append(_unfinished(entity, stuck=reason is not None, note=note))
+        return found
+
+    def cleanup(self) -> Cleanup:
+        """Mark stuck saves of every model ``failed`` and remove staging folders left by dead
+        processes or older than :data:`STAGING_MAX_AGE`; returns what was done."""
+        return Cleanup(self._fail_stuck(None), self._artifacts.cleanup(STAGING_MAX_AGE))
+
     # Used by Model -----------------------------------------------------------------------
 
     def _save(self, name: str, spec: Mapping[str, Any], obj: Any, unsafe_pickle: bool) -> Entity:
+        # What killed saves left behind goes first, so that it cannot pile up.
+        self._fail_stuck(name)
+        self._artifacts.cleanup(STAGING_MAX_AGE)
         framework = spec.get("framework")
         staged: Path | None = None
         source: Path | None = None
@@ -189,7 +252,14 @@ class ModelRegistry:
             except BaseException:
                 self._artifacts.discard(staged)
                 raise
-        body = {**spec, "framework": flavor.name, "flavor": meta, "state": SAVING}
+        owner = Owner.current()
+        body = {
+            **spec,
+            "framework": flavor.name,
+            "flavor": meta,
+            "state": SAVING,
+            "owner": {"host": owner.host, "pid": owner.pid},
+        }
         try:
             entity = self._metadata.create(KIND, self.project, name, None, body)
         except BaseException:
@@ -197,12 +267,22 @@ class ModelRegistry:
                 self._artifacts.discard(staged)
             raise
         key = self._key(name, entity.version)
+        abandoned = False
         try:
             if staged is not None:
                 manifest = self._artifacts.commit(key, staged)
             else:
                 assert source is not None
                 manifest = self._artifacts.put(key, source)
+            current = self._metadata.get(KIND, self.project, name, entity.version)
+            if current.body.get("state") != SAVING:
+                abandoned = True
+                raise StoreError(
+                    f"model {name!r} version {entity.version} was marked "
+                    f"{current.body.get('state')} while it was saving (a save taking over "
+                    f"{STUCK_AFTER} counts as stuck); save the model again"
+                )
+            del body["owner"]
             body["state"] = READY
             body["artifact"] = {
                 "manifest_sha256": manifest.digest,
@@ -213,9 +293,28 @@ class ModelRegistry:
         except BaseException:
             with contextlib.suppress(Exception):
                 self._artifacts.delete(key)
-            with contextlib.suppress(Exception):
-                self._metadata.delete(KIND, self.project, name, entity.version)
+            if not abandoned:  # a version marked failed keeps its number
+                with contextlib.suppress(Exception):
+                    self._metadata.delete(KIND, self.project, name, entity.version)
             raise
+
+    def _fail_stuck(self, name: str | None) -> list[UnfinishedVersion]:
+        """Mark the stuck ``saving`` versions of ``name`` (or of every model) ``failed``."""
+        now = datetime.now(UTC)
+        failed = []
+        for entity in self._metadata.list(KIND, self.project, name):
+            reason = _stuck_reason(entity, now) if entity.body.get("state") == SAVING else None
+            if reason is None:
+                continue
+            body = {**entity.body, "state": FAILED, "failure": reason}
+            self._metadata.update(KIND, self.project, entity.name, entity.version, body)
+            owner = _owner(entity)
+            if owner is not None and owner.alive() is False:
+                # Its process died after moving the files into place, if it got that far. A
+                # slow save that is still running removes its own files instead.
+                self._artifacts.delete(self._key(entity.name, entity.version))
+            failed.append(_unfinished(entity, stuck=True, note=reason))
+        return failed
 
     def _reader(self, model: Model) -> Callable[[str], bytes]:
         key, digest = self._stored(model)
@@ -312,6 +411,28 @@ class ModelRegistry:
         if dataset_version is not None:
             check_version(dataset_version, "training dataset version")
         return view, view.training_dataset(dataset_version)
+
+
+def _owner(entity: Entity) -> Owner | None:
+    owner = entity.body.get("owner")
+    if not isinstance(owner, Mapping):
+        return None
+    return Owner(str(owner.get("host")), int(owner.get("pid", 0)))
+
+
+def _stuck_reason(entity: Entity, now: datetime) -> str | None:
+    """Why a ``saving`` version is stuck, or None while its save may still be running."""
+    owner = _owner(entity)
+    if owner is not None and owner.alive() is False:
+        return f"its save was interrupted: {owner} is gone"
+    if now - entity.created_at > STUCK_AFTER:
+        return f"saving since {entity.created_at:%Y-%m-%d %H:%M:%S} UTC, over {STUCK_AFTER}"
+    return None
+
+
+def _unfinished(entity: Entity, *, stuck: bool, note: str) -> UnfinishedVersion:
+    state = str(entity.body.get("state"))
+    return UnfinishedVersion(entity.name, entity.version, state, entity.created_at, stuck, note)
 
 
 def _check_unsafe(flavor: flavors.Flavor, unsafe_pickle: bool) -> None:

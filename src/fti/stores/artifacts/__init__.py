@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fti.errors import ConfigError
-from fti.stores.artifacts.base import ArtifactStore, FileEntry, Manifest
+from fti.stores.artifacts.base import ArtifactStore, FileEntry, Manifest, Owner, RemovedTree
 from fti.stores.artifacts.local import LocalArtifactStore
 
 
@@ -22,4 +22,12 @@ def open_artifact_store(url: str | Path) -> ArtifactStore:
     return LocalArtifactStore(text)
 
 
-__all__ = ["ArtifactStore", "FileEntry", "LocalArtifactStore", "Manifest", "open_artifact_store"]
+__all__ = [
+    "ArtifactStore",
+    "FileEntry",
+    "LocalArtifactStore",
+    "Manifest",
+    "Owner",
+    "RemovedTree",
+    "open_artifact_store",
+]

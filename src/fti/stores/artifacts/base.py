@@ -8,15 +8,21 @@ registry keeps it in the metadata store): a tree rewritten together with its man
 refused too.
 
 Keys and file paths come from callers, so both are checked here before they reach a path.
+
+A staging folder carries its :class:`Owner` (host and pid) in its name, so that
+:meth:`ArtifactStore.cleanup` can remove those of processes that died mid-save.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
@@ -25,6 +31,53 @@ from fti.errors import ArtifactIntegrityError, InvalidNameError
 MANIFEST_NAME = "MANIFEST.json"
 MANIFEST_FORMAT = 1
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$")
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A process, by host name and pid: the writer of a staging folder or of a model save."""
+
+    host: str
+    pid: int
+
+    @classmethod
+    def current(cls) -> Owner:
+        """This process."""
+        return cls(_host_name(), os.getpid())
+
+    def alive(self) -> bool | None:
+        """Whether the process still runs; None when it is on another host (unknowable here).
+
+        A pid reused by a newer process counts as alive: age limits catch those folders.
+        """
+        if self.host != _host_name():
+            return None
+        if self.pid <= 0:  # kill(0) and kill(-1) would signal whole groups
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # someone else's process
+            return True
+        return True
+
+    def __str__(self) -> str:
+        return f"process {self.pid} on {self.host}"
+
+
+@dataclass(frozen=True)
+class RemovedTree:
+    """A folder :meth:`ArtifactStore.cleanup` removed: where, how many bytes, and why."""
+
+    path: str
+    bytes: int
+    reason: str
+
+
+def _host_name() -> str:
+    # Only the characters a staging folder name may hold.
+    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "unknown"
 
 
 @dataclass(frozen=True)
@@ -125,7 +178,13 @@ class ArtifactStore(Protocol):
     """
 
     def staging_dir(self) -> Path:
-        """A new, empty local directory to write a tree into before :meth:`commit`."""
+        """A new, empty local directory to write a tree into before :meth:`commit`, named
+        after this process's :class:`Owner`."""
+        ...
+
+    def cleanup(self, older_than: timedelta) -> list[RemovedTree]:
+        """Remove staging folders whose owner died (on this host) or older than
+        ``older_than``; returns what was removed."""
         ...
 
     def commit(self, key: str, staged: Path) -> Manifest:

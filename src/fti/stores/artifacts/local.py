@@ -1,7 +1,9 @@
 """The local-directory artifact store: ``<root>/<key>/`` holds a tree and its MANIFEST.json.
 
-Writes go to ``<root>/.staging/`` first and are renamed into place, so a reader never sees a
-half-written tree; deletes are renamed to ``<root>/.trash/`` before they are removed.
+Writes go to ``<root>/.staging/<pid>@<host>_<random>/`` first and are renamed into place, so
+a reader never sees a half-written tree; deletes are renamed to ``<root>/.trash/`` before they
+are removed. A writer killed mid-save leaves its staging folder: :meth:`LocalArtifactStore.cleanup`
+removes it once the pid is gone from this host, or once it is old.
 
 Copies are made by the kernel (``shutil.copyfile``) and the copy is then hashed: what the
 manifest describes is the bytes that were written (or, for a download, the bytes the caller
@@ -15,10 +17,13 @@ import contextlib
 import hashlib
 import io
 import os
+import re
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -27,6 +32,8 @@ from fti.stores.artifacts.base import (
     MANIFEST_NAME,
     FileEntry,
     Manifest,
+    Owner,
+    RemovedTree,
     check_key,
     check_path,
     manifest_from,
@@ -35,6 +42,8 @@ from fti.stores.artifacts.base import (
 
 CHUNK = 1 << 20
 """Bytes per read while hashing a file (one reused buffer)."""
+
+_STAGING_NAME = re.compile(r"(\d+)@([A-Za-z0-9.-]+)_.+")
 
 
 class LocalArtifactStore:
@@ -49,10 +58,38 @@ class LocalArtifactStore:
     # Writing ---------------------------------------------------------------------------
 
     def staging_dir(self) -> Path:
-        """A new, empty local directory to write a tree into before :meth:`commit`."""
+        """A new, empty local directory to write a tree into before :meth:`commit`, named
+        after this process's :class:`Owner`."""
         base = self.root / ".staging"
         base.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(dir=base))
+        owner = Owner.current()
+        return Path(tempfile.mkdtemp(dir=base, prefix=f"{owner.pid}@{owner.host}_"))
+
+    def cleanup(self, older_than: timedelta) -> list[RemovedTree]:
+        """Remove staging folders whose owner died (on this host) or older than
+        ``older_than``; returns what was removed."""
+        base = self.root / ".staging"
+        if not base.is_dir():
+            return []
+        removed = []
+        for folder in sorted(base.iterdir()):
+            match = _STAGING_NAME.fullmatch(folder.name)
+            owner = Owner(match[2], int(match[1])) if match else None
+            try:
+                age = time.time() - folder.stat().st_mtime
+            except FileNotFoundError:  # its writer committed or discarded it meanwhile
+                continue
+            if owner is not None and owner.alive() is False:
+                reason = f"left by {owner}, which is gone"
+            elif age > older_than.total_seconds():
+                reason = f"older than {older_than}"
+            else:
+                continue
+            size = _tree_size(folder)
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                removed.append(RemovedTree(str(folder), size, reason))
+        return removed
 
     def commit(self, key: str, staged: Path) -> Manifest:
         """Seal ``staged`` with a manifest and move it to ``key`` (replacing what was there)."""
@@ -258,6 +295,16 @@ def _open_listed(key: str, path: str, file: Path) -> Iterator[Any]:
         raise ArtifactIntegrityError(f"artifacts {key}: {path} is missing") from exc
     with handle:
         yield handle
+
+
+def _tree_size(folder: Path) -> int:
+    """Bytes of the regular files under ``folder`` (files vanishing meanwhile count 0)."""
+    size = 0
+    for directory, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                size += os.lstat(os.path.join(directory, name)).st_size
+    return size
 
 
 def _hash_file(path: Path) -> tuple[str, int]:
