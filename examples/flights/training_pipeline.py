@@ -48,7 +48,8 @@ console = Console()
 MODEL_NAME = "flight_delays"
 ALIAS = "production"
 LEAKAGE_ROC_AUC = 0.78
-"""An honest model scores 0.72-0.76 (DEMO.md); above this, future data leaked into training."""
+"""An honest model scores 0.72-0.76 (docs/how-to/flights-demo.md); above this, future data
+leaked into training."""
 EARLY_STOPPING_ROUNDS = 50
 PARAMS: dict[str, Any] = {
     "n_estimators": 2000,
@@ -59,7 +60,7 @@ PARAMS: dict[str, Any] = {
     "subsample_freq": 1,
     "colsample_bytree": 0.8,
     "reg_lambda": 1.0,
-    # More threads were 10x slower on the 2 shared cores this runs on (DEMO.md).
+    # More threads were 10x slower on the 2 shared cores the demo was developed on.
     "n_jobs": 1,
     "random_state": 0,
     "verbose": -1,
