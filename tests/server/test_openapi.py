@@ -24,8 +24,8 @@ from served_model import BODY_LIMIT, MODEL, NOW, TEXT_MODEL
 import fti
 from fti.server import create_app
 
-EXAMPLES = 8
-SECONDS = 45
+EXAMPLES = 6
+SECONDS = 30
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +51,6 @@ class _Lookup:
     """How one group of the view is read online."""
 
     index: int
-    group: str
     table: str
     store: OnlineStore
     encode: Callable[[Sequence[Any]], str]
@@ -101,10 +100,10 @@ class ServingPlan:
         labels = set(view.labels)
         self.feature_names = view.feature_names
         outputs_by_step: dict[int, list[tuple[str, str]]] = {}
-        labels_by_step: dict[int, int] = {}
+        label_steps: set[int] = set()
         for c in view.query.outputs:
             if c.name in labels:
-                labels_by_step[c.step] = labels_by_step.get(c.step, 0) + 1
+                label_steps.add(c.step)
             else:
                 outputs_by_step.setdefault(c.step, []).append((c.name, c.source))
         self._types = {c.name: c.type for c in view.query.outputs}
@@ -121,7 +120,7 @@ class ServingPlan:
                 origin, column = left_key_source(steps, i, left)
                 sources.append((origin, positions[origin][column], left))
             key_sources.append(sources)
-        used = _used_steps(steps, outputs_by_step, labels_by_step, key_sources)
+        used = _used_steps(steps, outputs_by_step, label_steps, key_sources)
         _check_online(view, steps, used, outputs_by_step)
         # The values each group's row must give as Python dates and times: its outputs, the
         # keys of later groups and the inputs of its on-demand features.
@@ -151,7 +150,6 @@ class ServingPlan:
             self._lookups.append(
                 _Lookup(
                     index=i,
-                    group=group.name,
                     table=group._online_table,
                     store=group._online,
                     encode=key_encoder(group.key_features),
@@ -487,14 +485,14 @@ class ServingPlan:
 def _used_steps(
     steps: Sequence[Step],
     outputs_by_step: Mapping[int, list[tuple[str, str]]],
-    labels_by_step: Mapping[int, int],
+    label_steps: Collection[int],
     key_sources: Sequence[Sequence[tuple[int | None, int, str]]],
 ) -> list[int]:
     """The steps read online, in order: all but those giving only labels (unless a later
     step's key comes from them)."""
     used = {0}
     for i in range(len(steps) - 1, 0, -1):
-        labels_only = i in labels_by_step and i not in outputs_by_step
+        labels_only = i in label_steps and i not in outputs_by_step
         if i in used or not labels_only:
             used.add(i)
             used.update(origin for origin, _, _ in key_sources[i] if origin is not None)
