@@ -42,6 +42,8 @@ def test_site_builds_strict_without_warnings(tmp_path: Path) -> None:
     log = done.stdout + done.stderr
     assert done.returncode == 0, log
     assert "WARNING" not in log, log
+    home = (site / "index.html").read_text(encoding="utf-8")
+    assert "fonts.googleapis.com" not in home  # the site opens offline too
     cli = (site / "cli" / "index.html").read_text(encoding="utf-8")
     assert "Usage: fti monitor run [OPTIONS]" in cli and "fti-help:" not in cli
     reference = (site / "reference" / "feature-store" / "index.html").read_text(encoding="utf-8")
