@@ -31,8 +31,8 @@ demo: $(STAMP_BASE)
 	$(BIN)/fti demo
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check src tests examples benchmarks
-	$(BIN)/ruff format --check src tests examples benchmarks
+	$(BIN)/ruff check src tests examples benchmarks docs/hooks
+	$(BIN)/ruff format --check src tests examples benchmarks docs/hooks
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy src

@@ -165,9 +165,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--day", type=dt.date.fromisoformat, help="one local day, YYYY-MM-DD")
     parser.add_argument("--home", help="fti home (default: $FTI_HOME or ./.fti)")
+    parser.add_argument("--project", default="flights")
     args = parser.parse_args(argv)
     first, last = (args.day, args.day) if args.day else flight_features.BACKFILL_DAYS
-    with fti.connect(args.home) as project:
+    with fti.connect(args.home, args.project) as project:
         commits = run(project, first, last)
     for name, commit in commits.items():
         rows = 0 if commit is None else commit.rows

@@ -287,7 +287,7 @@ def _asof(
 
 
 @pytest.mark.slow
-def test_an_honest_model_scores_like_demo_md(groups: dict[str, pd.DataFrame]) -> None:
+def test_an_honest_model_scores_in_the_documented_band(groups: dict[str, pd.DataFrame]) -> None:
     """Point-in-time joins on P, LightGBM, test on Nov-Dec: above 0.78 means future data leaked.
 
     The native API keeps the test independent of the scikit-learn wrapper's changing arguments.

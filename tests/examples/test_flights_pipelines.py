@@ -22,7 +22,7 @@ import training_pipeline
 
 
 @pytest.mark.slow
-def test_backfill_training_and_a_live_day_score_like_demo_md(tmp_path: Path) -> None:
+def test_backfill_training_and_a_live_day_score_in_the_documented_band(tmp_path: Path) -> None:
     """Above 0.78 the model saw the future somewhere upstream; below 0.70 something broke."""
     frames = ff.build_all()
     with fti.connect(tmp_path, "flights") as project:

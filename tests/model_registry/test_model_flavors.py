@@ -194,6 +194,17 @@ def test_pickle_needs_the_unsafe_flag_to_save_and_to_load(mr: fti.ModelRegistry)
     assert model.flavor["file"] == "model.pkl"
 
 
+def test_an_unpicklable_object_is_refused_and_nothing_is_saved(
+    mr: fti.ModelRegistry, local_project: fti.Project
+) -> None:
+    with pytest.raises(fti.InvalidArgumentError, match=r"cannot pickle builtins\.function"):
+        mr.create_model("m", framework="python").save(lambda x: x, unsafe_pickle=True)
+
+    assert mr.get_models("m") == []
+    staging = Path(local_project.settings.artifacts_url) / ".staging"
+    assert not staging.exists() or not any(staging.iterdir())
+
+
 def test_a_pickle_file_saved_by_path_needs_the_flag_too(
     mr: fti.ModelRegistry, tmp_path: Path
 ) -> None:

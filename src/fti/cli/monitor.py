@@ -59,9 +59,11 @@ def run(
     names: Annotated[list[str] | None, typer.Argument(help="Monitors (default: all).")] = None,
     end: Annotated[dt.datetime | None, typer.Option(help="Window end (UTC; default now).")] = None,
 ) -> None:
-    """Run the named monitors, or every monitor that is due (a window has passed since its
-    last run); exit code 1 when a window drifted or its quality crossed a threshold (for cron
-    and CI)."""
+    """Run the named monitors, or every due one (exit 1 on drift or degraded quality).
+
+    A monitor is due when a window has passed since its last run. Exit code 1 when a window
+    drifted or its quality crossed a threshold, for cron and CI.
+    """
     with open_project(ctx) as project:
         monitoring = project.monitoring
         if names:

@@ -40,8 +40,11 @@ def verify(
         ),
     ] = None,
 ) -> None:
-    """Audit a view for training-serving skew: exit code 1 when any value differs, or when a
-    feature had no value on either side to compare."""
+    """Audit a view for training-serving skew (exit 1 on skew or on an uncompared feature).
+
+    Exit code 1 when any value differs, or when a feature had no value on either side to
+    compare (often the clock: pass --now with a time inside the data).
+    """
     parameters = _parameters(request_param or [])
     with _clock(now), open_project(ctx) as project:
         fv = project.feature_store.get_feature_view(view, version)

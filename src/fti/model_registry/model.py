@@ -209,7 +209,7 @@ class Model:
         return store.get_feature_view(lineage.feature_view, lineage.feature_view_version)
 
     def training_data(self) -> tuple[Any, Any]:
-        """X and y of the training dataset of the lineage, exactly as they were recorded."""
+        """X and y of every row (all splits) of the lineage's training dataset, as recorded."""
         lineage = self.lineage
         view = self.feature_view()
         assert lineage is not None

@@ -140,7 +140,10 @@ class ModelRegistry:
         return Model(self, name, body, None)
 
     def get_model(self, name: str, version: int | None = None, alias: str | None = None) -> Model:
-        """A saved version: by number, by alias, or the latest; NotFoundError when none."""
+        """A version by number (whatever its state), by alias, or the latest saved one.
+
+        NotFoundError when there is none (or the numbered version was deleted).
+        """
         check_name(name, "model name")
         if version is not None and alias is not None:
             raise InvalidArgumentError("pass version= or alias=, not both")

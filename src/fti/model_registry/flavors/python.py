@@ -24,8 +24,14 @@ class PythonFlavor(Flavor):
 
     def save(self, obj: Any, directory: Path) -> dict[str, Any]:
         """Pickle ``obj`` (the caller has checked ``unsafe_pickle``)."""
-        with (directory / self.file).open("wb") as handle:
-            pickle.dump(obj, handle, protocol=5)
+        try:
+            with (directory / self.file).open("wb") as handle:
+                pickle.dump(obj, handle, protocol=5)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            raise InvalidArgumentError(
+                f"cannot pickle {qualified_name(type(obj))}: {exc} (a lambda, an open file or "
+                "a local class cannot be pickled)"
+            ) from exc
         return {"file": self.file, "class": qualified_name(type(obj))}
 
     def load(self, read: Reader, meta: Mapping[str, Any], options: LoadOptions) -> Any:
