@@ -66,13 +66,26 @@ def predict(url: str, flight_ids: list[str]) -> dict[str, Any]:
 
 
 def show(flight_ids: list[str], answer: dict[str, Any]) -> Table:
-    """The answer as a table."""
+    """The answer as a table: each flight's prediction, or why it has none, and the features
+    the server could not look up (missing) or found too old for their ttl (expired)."""
     table = Table(title=f"HTTP predictions of {answer['model']} v{answer['version']}")
-    for column in ("flight", "delayed?", "P(delayed)"):
+    for column in ("flight", "delayed?", "P(delayed)", "features missing or expired"):
         table.add_column(column)
-    probabilities = answer.get("probabilities") or [[None, None]] * len(flight_ids)
-    for flight, label, p in zip(flight_ids, answer["predictions"], probabilities, strict=True):
-        table.add_row(flight, str(label), "-" if p[1] is None else f"{p[1]:.3f}")
+    n = len(flight_ids)
+    probabilities = answer.get("probabilities") or [None] * n
+    errors = answer.get("errors") or [None] * n
+    missing = answer.get("missing_features") or [[]] * n
+    expired = answer.get("expired_features") or [[]] * n
+    rows = zip(
+        flight_ids, answer["predictions"], probabilities, errors, missing, expired, strict=True
+    )
+    for flight, label, p, error, lacks, old in rows:
+        if error is not None:
+            table.add_row(flight, "-", "-", f"[red]{error}[/]")
+            continue
+        score = "-" if p is None or p[1] is None else f"{p[1]:.3f}"
+        gaps = ", ".join([*lacks, *(f"{name} (expired)" for name in old)]) or "-"
+        table.add_row(flight, str(label), score, gaps)
     return table
 
 

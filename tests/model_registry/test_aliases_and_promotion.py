@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from registry_helpers import make_view
+from registry_helpers import flights_frame, make_view
 from sklearn.dummy import DummyClassifier
 
 import fti
@@ -106,6 +106,28 @@ def test_a_group_that_is_not_online_is_a_problem(project: fti.Project) -> None:
 
     with pytest.raises(fti.PromotionError, match="'flights' v1 is not online-enabled"):
         model.set_alias("production")
+
+
+def test_a_label_group_that_is_not_online_is_no_problem(project: fti.Project) -> None:
+    # Serving never reads a group that gives only labels, so it need not be online.
+    fs = project.feature_store
+    frame = flights_frame(1, 40)
+    flights = fs.create_feature_group("flights", primary_key=["fid"], event_time="p")
+    flights.insert(frame.drop(columns=["late"]))
+    outcomes = fs.create_feature_group(
+        "outcomes", primary_key=["fid"], event_time="p", online_enabled=False
+    )
+    outcomes.insert(frame[["fid", "p", "late"]])
+    view = fs.create_feature_view(
+        "delays",
+        query=flights.select(["distance"]).join(outcomes.select(["late"]), on=["fid"]),
+        labels=["late"],
+    )
+    view.train_test_split(test_size=0.25, seed=1)
+    model = register(project.model_registry, view)
+
+    assert model.set_alias("production") == []
+    assert project.model_registry.get_model("delays", alias="production").version == 1
 
 
 def test_a_missing_training_dataset_or_view_is_a_problem(project: fti.Project) -> None:

@@ -97,30 +97,10 @@ class ServingPlan:
         self.view = view
         self.state = dict(state)
         steps = view.query.steps
-        labels = set(view.labels)
         self.feature_names = view.feature_names
-        outputs_by_step: dict[int, list[tuple[str, str]]] = {}
-        label_steps: set[int] = set()
-        for c in view.query.outputs:
-            if c.name in labels:
-                label_steps.add(c.step)
-            else:
-                outputs_by_step.setdefault(c.step, []).append((c.name, c.source))
         self._types = {c.name: c.type for c in view.query.outputs}
-        positions = [{f.name: n for n, f in enumerate(step.group.features or [])} for step in steps]
-        key_sources: list[list[tuple[int | None, int, str]]] = []
-        for i, step in enumerate(steps):
-            if i == 0:
-                key_sources.append([(None, -1, k) for k in step.group.primary_key])
-                continue
-            sources: list[tuple[int | None, int, str]] = []
-            by_right = dict(zip(step.right_on, step.left_on, strict=True))
-            for key in step.group.primary_key:
-                left = by_right[key]
-                origin, column = left_key_source(steps, i, left)
-                sources.append((origin, positions[origin][column], left))
-            key_sources.append(sources)
-        used = _used_steps(steps, outputs_by_step, label_steps, key_sources)
+        positions = _positions(steps)
+        outputs_by_step, key_sources, used = _step_plan(view, positions)
         _check_online(view, steps, used, outputs_by_step)
         # The values each group's row must give as Python dates and times: its outputs, the
         # keys of later groups and the inputs of its on-demand features.
@@ -480,6 +460,48 @@ class ServingPlan:
         features = [Feature(name, self._types[name]) for name in self.feature_names]
         raw = rows_to_table([list(v.values()) for v in values], features).to_pandas()
         return self._transforms.apply(raw, self.state)
+
+
+def online_steps(view: FeatureView) -> list[int]:
+    """The steps of ``view``'s query that serving reads online, in order."""
+    return _step_plan(view, _positions(view.query.steps))[2]
+
+
+def _positions(steps: Sequence[Step]) -> list[dict[str, int]]:
+    """For each step, the position of each column in its group's stored rows."""
+    return [{f.name: n for n, f in enumerate(step.group.features or [])} for step in steps]
+
+
+def _step_plan(
+    view: FeatureView, positions: Sequence[Mapping[str, int]]
+) -> tuple[
+    dict[int, list[tuple[str, str]]], list[list[tuple[int | None, int, str]]], list[int]
+]:
+    """Per step: the feature outputs (name, source column), where each primary-key value comes
+    from (an earlier step and position, or the entry), and the steps read online."""
+    steps = view.query.steps
+    labels = set(view.labels)
+    outputs_by_step: dict[int, list[tuple[str, str]]] = {}
+    label_steps: set[int] = set()
+    for c in view.query.outputs:
+        if c.name in labels:
+            label_steps.add(c.step)
+        else:
+            outputs_by_step.setdefault(c.step, []).append((c.name, c.source))
+    key_sources: list[list[tuple[int | None, int, str]]] = []
+    for i, step in enumerate(steps):
+        if i == 0:
+            key_sources.append([(None, -1, k) for k in step.group.primary_key])
+            continue
+        sources: list[tuple[int | None, int, str]] = []
+        by_right = dict(zip(step.right_on, step.left_on, strict=True))
+        for key in step.group.primary_key:
+            left = by_right[key]
+            origin, column = left_key_source(steps, i, left)
+            sources.append((origin, positions[origin][column], left))
+        key_sources.append(sources)
+    used = _used_steps(steps, outputs_by_step, label_steps, key_sources)
+    return outputs_by_step, key_sources, used
 
 
 def _used_steps(

@@ -1,7 +1,7 @@
 """Checks before an alias moves to a model version: can it be served as it was trained?
 
 For a model with lineage: its feature view version and training dataset still exist; every
-group the view reads is online-enabled and materialized (the online store holds the latest
+group the view reads online (all but those giving only labels) is online-enabled and materialized (the online store holds the latest
 offline commit); and the model's signature and input example match the view's serving vector
 (names, order, types). Each failed check is one problem; ``set_alias`` refuses with all of them
 unless ``force=True``, and then records them with the promotion.
@@ -51,9 +51,12 @@ def problems(store: FeatureStore, model: Model) -> list[str]:
 
 
 def _group_problems(view: FeatureView) -> list[str]:
+    """Problems of the groups serving reads (a group giving only labels is not read)."""
+    from fti.feature_store.serving import online_steps
+
     found = []
-    for step in view.query.steps:
-        group = step.group
+    for index in online_steps(view):
+        group = view.query.steps[index].group
         name = f"feature group {group.name!r} v{group.version}"
         if not group.online_enabled:
             found.append(f"{name} is not online-enabled, so the view cannot serve it online")
