@@ -1,10 +1,11 @@
 """Checks before an alias moves to a model version: can it be served as it was trained?
 
 For a model with lineage: its feature view version and training dataset still exist; every
-group the view reads online (all but those giving only labels) is online-enabled and materialized (the online store holds the latest
-offline commit); and the model's signature and input example match the view's serving vector
-(names, order, types). Each failed check is one problem; ``set_alias`` refuses with all of them
-unless ``force=True``, and then records them with the promotion.
+group the view reads online (all but those giving only labels) is online-enabled and
+materialized (the online store holds the latest offline commit); and the model's signature and
+input example match the view's serving vector (names, order, types). Each failed check is one
+problem; ``set_alias`` refuses with all of them unless ``force=True``, and then records them
+with the promotion.
 """
 
 from __future__ import annotations
