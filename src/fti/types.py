@@ -5,8 +5,8 @@ group's schema by :func:`coerce`. A cast that could lose information (an int tha
 fit, a float with a fraction into an int, a string into a number, nanoseconds into
 microseconds) is refused with :class:`~fti.errors.SchemaError`; timestamps are stored as UTC
 microseconds, and naive input timestamps are taken as UTC (an insert warns about them, see
-:func:`naive_timestamp_columns`). From pandas, NaN in a float column
-is a missing value (null), as pandas itself treats it; from Arrow and polars a NaN stays a NaN.
+:func:`naive_timestamp_columns`). From pandas, NaN in a float column is a missing value
+(null), as pandas itself treats it; from Arrow and polars a NaN stays a NaN.
 """
 
 from __future__ import annotations
@@ -374,9 +374,8 @@ def naive_timestamp_columns(table: pa.Table, features: Sequence[Feature]) -> lis
 
 def check_value_sizes(table: pa.Table, features: Sequence[Feature], limit: int) -> None:
     """Raise SchemaError when a string (UTF-8 bytes) or list value of ``table`` (a coerced
-    batch) is larger than ``limit`` bytes."""
-    for feature in features:
-        column = table.column(feature.name)
+    batch, its columns in the order of ``features``) is larger than ``limit`` bytes."""
+    for feature, column in zip(features, table.columns, strict=True):
         if feature.type == "string":
             sizes = pc.binary_length(column)
         elif feature.type in ("list<float32>", "list<float64>"):
