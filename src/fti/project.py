@@ -1,21 +1,28 @@
-"""Project: opens the stores once and hands them to the services; no logic of its own."""
+"""Project: opens the stores and hands them to the services; no logic of its own.
+
+Stores and services are opened on first use: a command that lists models needs the metadata
+store only, and never loads Delta Lake, DuckDB or pandas.
+"""
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from fti.errors import NotFoundError
-from fti.feature_store.feature_store import FeatureStore
-from fti.feature_store.ingest import InsertLimits
-from fti.model_registry.registry import ModelRegistry
-from fti.monitoring.monitors import Monitoring
 from fti.names import check_name
 from fti.settings import Settings
-from fti.stores.artifacts import ArtifactStore, open_artifact_store
 from fti.stores.metadata import MetadataStore, open_metadata_store
-from fti.stores.offline import OfflineStore, open_offline_store
-from fti.stores.online import OnlineStore, open_online_store
+
+if TYPE_CHECKING:
+    from fti.feature_store.feature_store import FeatureStore
+    from fti.model_registry.registry import ModelRegistry
+    from fti.monitoring.monitors import Monitoring
+    from fti.stores.artifacts import ArtifactStore
+    from fti.stores.offline import OfflineStore
+    from fti.stores.online import OnlineStore
 
 
 class Project:
@@ -25,28 +32,67 @@ class Project:
         self.name = check_name(name, "project name")
         self.settings = settings
         self.metadata_store: MetadataStore = _open_metadata(settings, name, create)
-        self.offline_store: OfflineStore = open_offline_store(settings.offline_url)
-        self.online_store: OnlineStore = open_online_store(settings.online_url)
-        self.artifact_store: ArtifactStore = open_artifact_store(settings.artifacts_url)
-        self.feature_store = FeatureStore(
-            name,
+
+    @cached_property
+    def offline_store(self) -> OfflineStore:
+        """The offline store (Delta tables)."""
+        from fti.stores.offline import open_offline_store
+
+        return open_offline_store(self.settings.offline_url)
+
+    @cached_property
+    def online_store(self) -> OnlineStore:
+        """The online store (latest row per key)."""
+        from fti.stores.online import open_online_store
+
+        return open_online_store(self.settings.online_url)
+
+    @cached_property
+    def artifact_store(self) -> ArtifactStore:
+        """The artifact store (model files)."""
+        from fti.stores.artifacts import open_artifact_store
+
+        return open_artifact_store(self.settings.artifacts_url)
+
+    @cached_property
+    def feature_store(self) -> FeatureStore:
+        """Feature groups and feature views."""
+        from fti.feature_store.feature_store import FeatureStore
+        from fti.feature_store.ingest import InsertLimits
+        from fti.monitoring.monitors import Monitoring
+
+        store = FeatureStore(
+            self.name,
             self.offline_store,
             self.online_store,
             self.metadata_store,
-            limits=InsertLimits(settings.event_time_horizon, settings.value_size_limit),
+            limits=InsertLimits(self.settings.event_time_horizon, self.settings.value_size_limit),
         )
-        self.model_registry = ModelRegistry(
-            name, self.metadata_store, self.artifact_store, self.feature_store
+        # fv.models() and fv.create_monitor() reach services above the feature store through
+        # these hooks, so that feature_store never imports model_registry or monitoring.
+        store._models_of_view = self.model_registry.models_of_view
+        store._monitoring = Monitoring(self.name, store, self.metadata_store)
+        return store
+
+    @cached_property
+    def model_registry(self) -> ModelRegistry:
+        """Models, their versions, aliases and lineage."""
+        from fti.model_registry.registry import ModelRegistry
+
+        return ModelRegistry(
+            self.name, self.metadata_store, self.artifact_store, lambda: self.feature_store
         )
-        # fv.models() asks the registry through this hook, so that feature_store never
-        # imports model_registry (they are peers; the registry reads views, not the reverse).
-        self.feature_store._models_of_view = self.model_registry.models_of_view
-        self.monitoring = Monitoring(name, self.feature_store, self.metadata_store)
-        self.feature_store._monitoring = self.monitoring
+
+    @property
+    def monitoring(self) -> Monitoring:
+        """Feature and model monitors."""
+        monitoring: Monitoring = self.feature_store._monitoring
+        return monitoring
 
     def close(self) -> None:
         """Release the stores' connections."""
-        self.online_store.close()
+        if "online_store" in self.__dict__:
+            self.online_store.close()
         self.metadata_store.close()
 
     def __enter__(self) -> Project:

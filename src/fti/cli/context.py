@@ -6,12 +6,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from fti.errors import FtiError
-from fti.project import Project, connect
+
+if TYPE_CHECKING:
+    from fti.project import Project
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
@@ -32,6 +35,8 @@ def open_project(ctx: typer.Context, *, create: bool = False) -> Iterator[Projec
     Only a command that makes a project (``fti demo``) passes ``create=True``: the others
     never leave a home behind where there was none.
     """
+    from fti.project import connect
+
     state: CliState = ctx.obj
     try:
         with connect(state.home, state.project, create=create) as project:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from fti.cli.context import console, open_project
 from fti.errors import NotFoundError
-from fti.feature_store.feature_group import FeatureGroup
-from fti.feature_store.statistics import FeatureStatistics
+
+if TYPE_CHECKING:
+    from fti.feature_store.feature_group import FeatureGroup
+    from fti.feature_store.statistics import FeatureStatistics
 
 app = typer.Typer(help="Feature groups: versioned tables of features.", no_args_is_help=True)
 

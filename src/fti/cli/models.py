@@ -3,15 +3,17 @@ clean up after interrupted saves."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 from rich.tree import Tree
 
 from fti.cli.context import console, open_project
-from fti.model_registry import Model
-from fti.model_registry.registry import UnfinishedVersion
+
+if TYPE_CHECKING:
+    from fti.model_registry import Model
+    from fti.model_registry.registry import UnfinishedVersion
 
 app = typer.Typer(help="Models: versions, metrics, lineage and aliases.", no_args_is_help=True)
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from fti.cli.context import console, open_project
-from fti.monitoring.drift import describe_threshold
-from fti.monitoring.monitors import ALERT_STATUSES, MonitorResult, describe_duration
-from fti.monitoring.quality import describe_quality_threshold
+from fti.monitoring.statuses import ALERT_STATUSES
+
+if TYPE_CHECKING:
+    from fti.monitoring.monitors import MonitorResult
 
 app = typer.Typer(help="Monitors: feature drift and model quality.", no_args_is_help=True)
 
@@ -21,6 +22,10 @@ app = typer.Typer(help="Monitors: feature drift and model quality.", no_args_is_
 @app.command("list")
 def list_monitors(ctx: typer.Context) -> None:
     """Every monitor of the project: what it watches, its window and thresholds, its last run."""
+    from fti.monitoring.drift import describe_threshold
+    from fti.monitoring.monitors import describe_duration
+    from fti.monitoring.quality import describe_quality_threshold
+
     with open_project(ctx) as project:
         monitors = project.monitoring.list_monitors()
         if not monitors:
@@ -125,6 +130,8 @@ def report(
 
 
 def _row(result: MonitorResult) -> list[str]:
+    from fti.monitoring.quality import describe_quality_threshold
+
     quality = ", ".join(
         f"[red]{describe_quality_threshold(k, result.quality_thresholds[k], v)}[/]"
         if k in result.degraded

@@ -9,7 +9,6 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fti.cli.context import console, open_project
-from fti.inference.batch import batch_predict, predictions_group_name
 from fti.inference.model_ref import ModelRef
 
 app = typer.Typer(help="Predictions with registered models.", no_args_is_help=True)
@@ -24,6 +23,8 @@ def batch(
     output: Annotated[str | None, typer.Option(help="Predictions feature group.")] = None,
 ) -> None:
     """Predict for every root row in [start, end) and write a predictions group."""
+    from fti.inference.batch import batch_predict, predictions_group_name
+
     ref = ModelRef.parse(model)
     with open_project(ctx) as project:
         handle = project.model_registry.get_model(ref.name, version=ref.version, alias=ref.alias)

@@ -8,8 +8,6 @@ import os
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from typing import Annotated, Any
 
 import typer
@@ -123,6 +121,9 @@ def _run(uvicorn: Any, config: Any, listener: socket.socket, workers: int) -> No
 
 def _announce_when_ready(host: str, port: int, message: str, stop: threading.Event) -> None:
     """Print ``message`` once the server answers its readiness route."""
+    import urllib.error  # here: `fti --help` need not load the HTTP client
+    import urllib.request
+
     probe = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
     url = f"http://[{probe}]:{port}" if ":" in probe else f"http://{probe}:{port}"
     while not stop.is_set():

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fti.errors import NotFoundError
-from fti.stores.metadata import Entity, MetadataStore
+from fti.stores.metadata.base import Entity, MetadataStore
 
 KIND = "model_alias"
 

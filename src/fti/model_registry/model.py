@@ -12,17 +12,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from fti.errors import InvalidArgumentError, NotFoundError
 from fti.model_registry import flavors
 from fti.model_registry import signature as signatures
 from fti.model_registry.checks import check_tag_key, to_json
 from fti.model_registry.lineage import Lineage
 from fti.model_registry.signature import Signature
-from fti.stores.metadata import Entity
+from fti.stores.metadata.base import Entity
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from fti.feature_store.feature_view import FeatureView
     from fti.model_registry.registry import ModelRegistry
 

@@ -35,7 +35,7 @@ from fti.model_registry.aliases import Aliases
 from fti.model_registry.model import Model
 from fti.names import check_name, check_version
 from fti.stores.artifacts import ArtifactStore, Owner, RemovedTree
-from fti.stores.metadata import Entity, MetadataStore
+from fti.stores.metadata.base import Entity, MetadataStore
 
 if TYPE_CHECKING:
     from fti.feature_store.feature_store import FeatureStore
@@ -82,13 +82,19 @@ class ModelRegistry:
         project: str,
         metadata: MetadataStore,
         artifacts: ArtifactStore,
-        feature_store: FeatureStore,
+        feature_store: Callable[[], FeatureStore],
     ) -> None:
         self.project = project
         self._metadata = metadata
         self._artifacts = artifacts
-        self._feature_store = feature_store
+        # Asked for only when a model's view is needed (lineage, promotion): listing models
+        # must not load the feature store's libraries.
+        self._get_feature_store = feature_store
         self._aliases = Aliases(project, metadata)
+
+    @property
+    def _feature_store(self) -> FeatureStore:
+        return self._get_feature_store()
 
     def __repr__(self) -> str:
         return f"ModelRegistry(project={self.project!r})"

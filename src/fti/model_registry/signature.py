@@ -14,20 +14,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa
-
 from fti.errors import InvalidArgumentError
-from fti.types import ARROW_TYPES
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from fti.feature_store.feature_view import FeatureView
 
 ANY = "any"
 EXAMPLE_ROWS = 5
 """Rows of an input example kept with a model version."""
 
-_FTI_TYPES = {arrow: name for name, arrow in ARROW_TYPES.items()}
 _INTS = {"int8", "int16", "int32", "int64"}
 
 
@@ -137,6 +134,8 @@ def _compatible(expected: str, found: str, source: str) -> bool:
 
 def example_frame(example: Any) -> pd.DataFrame:
     """An input example as a pandas frame of its first rows; InvalidArgumentError if not tabular."""
+    import pandas as pd
+
     frame: Any = example
     if hasattr(frame, "to_pandas") and not isinstance(frame, pd.DataFrame):
         frame = frame.to_pandas()
@@ -168,6 +167,8 @@ def example_to_json(frame: pd.DataFrame) -> dict[str, Any]:
 
 def example_from_json(data: Mapping[str, Any]) -> pd.DataFrame:
     """The example frame stored with :func:`example_to_json`."""
+    import pandas as pd
+
     frame = pd.DataFrame(data["data"], columns=data["columns"])
     for column, kind in zip(data["columns"], data.get("types", []), strict=False):
         series = frame[column]
@@ -179,6 +180,10 @@ def example_from_json(data: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def _column_type(series: pd.Series) -> str:
+    import pyarrow as pa
+
+    from fti.types import ARROW_TYPES
+
     try:
         arrow = pa.Array.from_pandas(series).type
     except (pa.ArrowException, TypeError, ValueError):
@@ -191,4 +196,4 @@ def _column_type(series: pd.Series) -> str:
         return "string" if pa.types.is_string(arrow.value_type) else ANY
     if pa.types.is_null(arrow):
         return ANY
-    return _FTI_TYPES.get(arrow, str(arrow))
+    return next((name for name, known in ARROW_TYPES.items() if known == arrow), str(arrow))

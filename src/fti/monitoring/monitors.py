@@ -46,13 +46,13 @@ if TYPE_CHECKING:
     from fti.feature_store.feature_view import FeatureView
     from fti.stores.metadata import MetadataStore
 
+from fti.monitoring.statuses import ALERT_STATUSES
+
 logger = logging.getLogger(__name__)
 
 KIND = "monitor"
 RESULT = "result"
 WEBHOOK_TIMEOUT_SECONDS = 5.0
-ALERT_STATUSES = frozenset({"drift", "degraded"})
-"""The statuses that alert (log, webhook) and make ``fti monitor run`` exit 1."""
 
 
 @dataclass

@@ -15,12 +15,13 @@ from typing import Any
 
 from fti.dependencies import import_optional
 from fti.monitoring.drift import METRIC_DESCRIPTIONS, FeatureDrift, describe_threshold
-from fti.monitoring.monitors import ALERT_STATUSES, Monitor, MonitorResult, describe_duration
+from fti.monitoring.monitors import Monitor, MonitorResult, describe_duration
 from fti.monitoring.quality import (
     HIGHER_IS_BETTER,
     QUALITY_METRIC_DESCRIPTIONS,
     describe_quality_threshold,
 )
+from fti.monitoring.statuses import ALERT_STATUSES
 
 DRIFT_METRIC = {"numeric": "psi", "categorical": "js_distance"}
 """The drift metric plotted over time for each kind of feature."""
