@@ -50,12 +50,15 @@ test: lint typecheck unit
 docs: $(STAMP_DEV)
 	$(BIN)/mkdocs build --strict
 
-# Re-resolve after a dependency was added to pyproject.toml, keeping every other pin.
-lock: $(STAMP_DEV)
+# Re-resolve after a dependency was added to pyproject.toml, keeping every other pin (needs only
+# uv, so it works while the venv cannot install from the old lock).
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --constraint $(LOCK) uv
 	$(UV)
 
 # Every dependency at the newest version pyproject.toml allows, installed and tested.
-upgrade: $(STAMP_DEV)
+upgrade: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --constraint $(LOCK) uv
 	$(UV) --upgrade
 	$(BIN)/python -m pip install --quiet --constraint $(LOCK) -e '.[dev]'
 	touch $(STAMP_DEV) $(STAMP_BASE)

@@ -7,6 +7,10 @@ absent it skips with the reason, except under CI (``CI=true``) where it fails.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,6 +79,68 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 API on loopback (moto's standalone server) for the whole session.
+
+    The AWS variables every S3 client reads (delta-rs, Arrow, boto3) point at it; credentials
+    are moto's fixed test ones. Under CI a server that cannot start fails the tests.
+    """
+    # The venv's own server (the locked moto), not one earlier on PATH: moto 5.2.1 answered
+    # Arrow's multipart uploads with errors that 5.2.6 fixed.
+    command = str(Path(sys.executable).with_name("moto_server"))
+    if not Path(command).exists():
+        service_unavailable("s3", "moto_server", FileNotFoundError("pip install 'moto[server]'"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [command, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError as exc:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                service_unavailable("s3", url, exc)
+            time.sleep(0.1)
+    variables = {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+    }
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield url
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture
+def s3_url(s3_endpoint: str) -> str:
+    """``s3://<a new bucket>/fti``: an empty prefix on the session's S3 server."""
+    import boto3
+
+    bucket = f"fti-test-{uuid.uuid4().hex[:16]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/fti"
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -77,3 +77,17 @@ def test_plain_http_endpoints_need_an_explicit_allowance(monkeypatch: pytest.Mon
         location.filesystem()
     monkeypatch.setenv("AWS_ALLOW_HTTP", "true")
     assert type(location.filesystem()).__name__ == "S3FileSystem"
+
+
+def test_an_s3_location_reaches_the_test_server(s3_url: str) -> None:
+    import pyarrow.fs as pafs
+
+    location = open_location(s3_url)
+    filesystem = location.filesystem()
+    with filesystem.open_output_stream(location.path("a/b.txt")) as out:
+        out.write(b"hello")
+
+    with filesystem.open_input_stream(location.path("a/b.txt")) as stream:
+        assert stream.read() == b"hello"
+    listed = filesystem.get_file_info(pafs.FileSelector(location.path(), recursive=True))
+    assert [info.path for info in listed if info.is_file] == [location.path("a/b.txt")]
