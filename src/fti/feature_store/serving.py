@@ -474,9 +474,7 @@ def _positions(steps: Sequence[Step]) -> list[dict[str, int]]:
 
 def _step_plan(
     view: FeatureView, positions: Sequence[Mapping[str, int]]
-) -> tuple[
-    dict[int, list[tuple[str, str]]], list[list[tuple[int | None, int, str]]], list[int]
-]:
+) -> tuple[dict[int, list[tuple[str, str]]], list[list[tuple[int | None, int, str]]], list[int]]:
     """Per step: the feature outputs (name, source column), where each primary-key value comes
     from (an earlier step and position, or the entry), and the steps read online."""
     steps = view.query.steps
