@@ -98,6 +98,11 @@ def now_is_ten(monkeypatch: pytest.MonkeyPatch) -> None:
             "(keys of joined groups); request parameters: speed",
         ),
         ({"speed": 1}, fti.InvalidArgumentError, "lacks the key 'trip_id' of trips"),
+        (
+            {"trip_id": 1, "zone": "a\ud800", "speed": 1},
+            fti.SchemaError,
+            "key 'zone' is not valid Unicode",
+        ),
     ],
     ids=[
         "int",
@@ -108,6 +113,7 @@ def now_is_ten(monkeypatch: pytest.MonkeyPatch) -> None:
         "bool",
         "misspelled_keys",
         "no_key",
+        "lone_surrogate_key",
     ],
 )
 def test_bad_entries_raise_fti_errors(

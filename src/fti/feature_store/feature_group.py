@@ -21,7 +21,7 @@ from fti.names import check_commit_id
 from fti.stores.metadata import Entity, MetadataStore
 from fti.stores.offline import OfflineStore
 from fti.stores.online import OnlineStore
-from fti.types import Feature, is_text
+from fti.types import Feature
 
 if TYPE_CHECKING:
     from fti.feature_store.feature_store import FeatureStore
@@ -245,10 +245,6 @@ class FeatureGroup:
             self._decoder = value_decoder(features)
         encode, decode = self._encoder, self._decoder
         keys = [encode(entry_values(e, self.primary_key)) for e in batch]
-        for key in keys:
-            if not is_text(key):
-                # No such key was stored, and Redis cannot even send it.
-                raise SchemaError(f"key {key!r} of {self!r} is not valid Unicode (lone surrogate)")
         stored = self._online.read(self._online_table, keys)
         rows = [None if v is None else decode(v) for v in stored]
         if return_type == "list":

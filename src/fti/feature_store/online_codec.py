@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from fti import duckdb_database
 from fti.errors import SchemaError
-from fti.types import Feature
+from fti.types import Feature, is_text
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _EPOCH_DATE = dt.date(1970, 1, 1)
@@ -94,6 +94,9 @@ def _key_converter(feature: Feature) -> Callable[[Any], str]:
     def as_str(value: Any) -> str:
         if not isinstance(value, str):
             raise fail(value)
+        if not is_text(value):
+            # No such key was stored, and Redis could not even send it.
+            raise SchemaError(f"key {name!r} is not valid Unicode (lone surrogate): {value!r}")
         return value
 
     def as_bool(value: Any) -> str:
