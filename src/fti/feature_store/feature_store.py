@@ -50,6 +50,9 @@ class FeatureStore:
         self._models_of_view: Callable[[str, int], list[Any]] | None = None
         self._monitoring: Any = None
 
+    def __repr__(self) -> str:
+        return f"FeatureStore(project={self.project!r})"
+
     def create_feature_group(
         self,
         name: str,
