@@ -86,11 +86,18 @@ def test_a_port_in_use_is_an_error(served_project: fti.Project, listening: int) 
 
 
 @pytest.mark.parametrize(
-    "workers", [1, pytest.param(2, marks=pytest.mark.slow)], ids=["one_worker", "two_workers"]
+    ("workers", "stop"),
+    [
+        (1, signal.SIGINT),
+        (1, signal.SIGTERM),
+        pytest.param(2, signal.SIGTERM, marks=pytest.mark.slow),
+    ],
+    ids=["one_worker-sigint", "one_worker-sigterm", "two_workers-sigterm"],
 )
 def test_serving_is_announced_once_ready_and_now_is_the_given_time(
-    served_project: fti.Project, workers: int
+    served_project: fti.Project, workers: int, stop: signal.Signals
 ) -> None:
+    # A stop by signal is a clean shutdown: exit code 0 (orchestrators send SIGTERM).
     port = free_port()
     command = fti_serve(
         served_project, "--model", MODEL, "--port", str(port), "--workers", str(workers)
@@ -114,7 +121,7 @@ def test_serving_is_announced_once_ready_and_now_is_the_given_time(
             # As of --now, zone "a" is fresh and zone "b" expired; on the wall clock both are.
             assert answer.json()["expired_features"] == [[], ["traffic"]]
         finally:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(stop)
             try:
                 process.wait(timeout=30)
             finally:
