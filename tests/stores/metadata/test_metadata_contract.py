@@ -6,6 +6,7 @@ import queue
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -447,3 +448,102 @@ def test_opening_without_create_needs_an_existing_store(store_url: str, tmp_path
     reopened = open_metadata_store(store_url, create=False)
     assert reopened.projects() == []
     reopened.close()
+
+
+# Locks ----------------------------------------------------------------------------------------
+
+MINUTE = timedelta(minutes=1)
+
+
+def test_a_lock_is_held_by_one_owner_until_released(store: MetadataStore) -> None:
+    first = store.lock("p", "job", "a", MINUTE)
+    assert (first.name, first.owner) == ("job", "a")
+    assert first.expires_at > datetime.now(UTC)
+
+    refused = store.lock("p", "job", "b", MINUTE)
+    assert refused.owner == "a" and refused.expires_at == first.expires_at
+    # Another name or project is another lock.
+    assert store.lock("p", "other", "b", MINUTE).owner == "b"
+    assert store.lock("q", "job", "b", MINUTE).owner == "b"
+
+    assert store.unlock("p", "job", "b") is False  # not b's to release
+    assert store.lock("p", "job", "b", MINUTE).owner == "a"
+    assert store.unlock("p", "job", "a") is True
+    assert store.unlock("p", "job", "a") is False
+    assert store.lock("p", "job", "b", MINUTE).owner == "b"
+
+
+def test_the_holder_renews_and_an_expired_lock_is_taken(store: MetadataStore) -> None:
+    first = store.lock("p", "job", "a", MINUTE)
+    renewed = store.lock("p", "job", "a", 2 * MINUTE)
+    assert renewed.owner == "a" and renewed.expires_at > first.expires_at
+
+    store.lock("p", "short", "a", timedelta(milliseconds=50))
+    time.sleep(0.1)
+    assert store.lock("p", "short", "b", MINUTE).owner == "b"
+
+
+def test_a_dead_holder_is_taken_from_only_when_named(store: MetadataStore) -> None:
+    store.lock("p", "job", "dead", MINUTE)
+
+    assert store.lock("p", "job", "b", MINUTE, take_from="someone else").owner == "dead"
+    assert store.lock("p", "job", "b", MINUTE, take_from="dead").owner == "b"
+    # Once taken, naming the dead holder again takes nothing from the new one.
+    assert store.lock("p", "job", "c", MINUTE, take_from="dead").owner == "b"
+
+
+@pytest.mark.parametrize("ttl", [timedelta(0), timedelta(seconds=-1)], ids=["zero", "negative"])
+def test_a_lock_needs_a_positive_ttl(store: MetadataStore, ttl: timedelta) -> None:
+    with pytest.raises(InvalidArgumentError, match="ttl must be positive"):
+        store.lock("p", "job", "a", ttl)
+
+
+def test_a_store_opened_without_create_gets_locks_on_first_use(store_url: str) -> None:
+    open_metadata_store(store_url).close()
+    reopened = open_metadata_store(store_url, create=False)
+    try:
+        assert reopened.lock("p", "job", "a", MINUTE).owner == "a"
+        assert reopened.unlock("p", "job", "a") is True
+    finally:
+        reopened.close()
+
+
+def _take_lock(url: str, worker: int, attempts: int, ready: Any, results: Any) -> None:
+    """Try to take one lock ``attempts`` times; report how many attempts won it."""
+    store = open_metadata_store(url)
+    try:
+        ready.wait(60)
+        won = [store.lock("p", "race", f"w{worker}", MINUTE).owner == f"w{worker}"]
+        won += [
+            store.lock("p", f"race{i}", f"w{worker}", MINUTE).owner == f"w{worker}"
+            for i in range(attempts)
+        ]
+        results.put((worker, won))
+    except Exception as exc:
+        results.put((worker, repr(exc)))
+        raise
+    finally:
+        store.close()
+
+
+def test_concurrent_takers_never_both_win(store: MetadataStore, store_url: str) -> None:
+    attempts = 20
+    context = get_context("spawn")
+    ready, results = context.Barrier(2), context.Queue()
+    workers = [
+        context.Process(target=_take_lock, args=(store_url, w, attempts, ready, results))
+        for w in (0, 1)
+    ]
+    for process in workers:
+        process.start()
+    try:
+        outcomes = _collect(results, workers)
+    finally:
+        for process in workers:
+            process.join(timeout=10)
+            if process.exitcode is None:
+                process.terminate()
+    assert [p.exitcode for p in workers] == [0, 0], outcomes
+
+    # Each lock (the shared one and each of the others) went to exactly one worker.
+    assert all(a != b for a, b in zip(outcomes[0], outcomes[1], strict=True))

@@ -1,6 +1,6 @@
 """Metadata stores: versioned entities and their records."""
 
-from fti.stores.metadata.base import Entity, MetadataStore, Record
+from fti.stores.metadata.base import Entity, Lock, MetadataStore, Record
 from fti.stores.metadata.sql import SqlMetadataStore
 
 
@@ -12,4 +12,4 @@ def open_metadata_store(url: str, *, create: bool = True) -> MetadataStore:
     return SqlMetadataStore(url, create=create)
 
 
-__all__ = ["Entity", "MetadataStore", "Record", "SqlMetadataStore", "open_metadata_store"]
+__all__ = ["Entity", "Lock", "MetadataStore", "Record", "SqlMetadataStore", "open_metadata_store"]

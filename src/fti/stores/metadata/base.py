@@ -12,7 +12,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -36,6 +36,15 @@ class Record:
     key: str
     body: dict[str, Any]
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Lock:
+    """Who holds a named lock, and until when (a holder that stops renewing loses it then)."""
+
+    name: str
+    owner: str
+    expires_at: datetime
 
 
 @runtime_checkable
@@ -96,6 +105,20 @@ class MetadataStore(Protocol):
 
     def projects(self) -> builtins.list[str]:
         """The projects that hold at least one entity, sorted."""
+        ...
+
+    def lock(
+        self, project: str, name: str, owner: str, ttl: timedelta, *, take_from: str | None = None
+    ) -> Lock:
+        """Take or renew lock ``name`` for ``owner`` until now + ``ttl``, atomically.
+
+        It is taken when free, expired, held by ``owner`` already or by ``take_from`` (a holder
+        known to be dead). Returns the holder after the attempt: ``owner`` when it succeeded.
+        """
+        ...
+
+    def unlock(self, project: str, name: str, owner: str) -> bool:
+        """Release lock ``name`` if ``owner`` holds it; whether it did."""
         ...
 
     def close(self) -> None:

@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,7 +27,7 @@ from fti.errors import (
     NotFoundError,
     StoreError,
 )
-from fti.stores.metadata.base import Entity, Record
+from fti.stores.metadata.base import Entity, Lock, Record
 
 _T = TypeVar("_T")
 
@@ -59,6 +59,15 @@ records = sa.Table(
 )
 sa.Index("ix_records_entity", records.c.entity_id, records.c.record_kind)
 
+locks = sa.Table(
+    "fti_locks",
+    _schema,
+    sa.Column("project", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("owner", sa.String(255), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 _RETRIES = 20
 
 
@@ -74,6 +83,8 @@ class SqlMetadataStore:
             if not path.is_file():
                 raise NotFoundError(f"no fti metadata store at {path}")
         self._engine = _create_engine(url)
+        # A store made before locks existed gets their table on first use.
+        self._locks_ready = create
         try:
             if create:
                 _schema.create_all(self._engine)
@@ -253,9 +264,71 @@ class SqlMetadataStore:
             Record(r.record_kind, r.key, json.loads(r.body), _aware(r.created_at)) for r in rows
         ]
 
+    def lock(
+        self, project: str, name: str, owner: str, ttl: timedelta, *, take_from: str | None = None
+    ) -> Lock:
+        """Take or renew lock ``name`` for ``owner`` until now + ``ttl``, atomically."""
+        _check_lengths(project=project, name=name, owner=owner)
+        if ttl <= timedelta(0):
+            raise InvalidArgumentError(f"a lock's ttl must be positive, not {ttl}")
+        self._ensure_locks()
+        where = (locks.c.project == project, locks.c.name == name)
+
+        def attempt(conn: Connection) -> Lock:
+            now = datetime.now(UTC)
+            expires = now + ttl
+            takeable = [locks.c.owner == owner, locks.c.expires_at <= now]
+            if take_from is not None:
+                takeable.append(locks.c.owner == take_from)
+            taken = conn.execute(
+                locks.update()
+                .where(*where, sa.or_(*takeable))
+                .values(owner=owner, expires_at=expires)
+            )
+            if taken.rowcount:
+                return Lock(name, owner, expires)
+            row = conn.execute(sa.select(locks).where(*where)).first()
+            if row is not None:
+                return Lock(name, row.owner, _aware(row.expires_at))
+            conn.execute(
+                locks.insert().values(project=project, name=name, owner=owner, expires_at=expires)
+            )
+            return Lock(name, owner, expires)
+
+        try:
+            return self._transaction(attempt)
+        except sa.exc.IntegrityError:
+            # Another process inserted the lock first (PostgreSQL; SQLite writers queue).
+            with self._connect() as conn:
+                row = conn.execute(sa.select(locks).where(*where)).one()
+            return Lock(name, row.owner, _aware(row.expires_at))
+
+    def unlock(self, project: str, name: str, owner: str) -> bool:
+        """Release lock ``name`` if ``owner`` holds it; whether it did."""
+        self._ensure_locks()
+
+        def attempt(conn: Connection) -> int:
+            result = conn.execute(
+                locks.delete().where(
+                    locks.c.project == project, locks.c.name == name, locks.c.owner == owner
+                )
+            )
+            return int(result.rowcount)
+
+        return self._transaction(attempt) > 0
+
     def close(self) -> None:
         """Release connections."""
         self._engine.dispose()
+
+    def _ensure_locks(self) -> None:
+        if self._locks_ready:
+            return
+        try:
+            locks.create(self._engine, checkfirst=True)
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"metadata store {_safe(self.url)} failed: {exc}") from exc
+        self._locks_ready = True
 
     def _entity_id(self, conn: Connection, kind: str, project: str, name: str, version: int) -> int:
         entity_id = conn.execute(
@@ -323,7 +396,14 @@ def _begin_immediate(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-_MAX_LENGTHS = {"kind": 64, "project": 64, "name": 255, "record_kind": 64, "key": 255}
+_MAX_LENGTHS = {
+    "kind": 64,
+    "project": 64,
+    "name": 255,
+    "record_kind": 64,
+    "key": 255,
+    "owner": 255,
+}
 
 
 def _check_lengths(**values: str) -> None:
