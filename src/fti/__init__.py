@@ -23,11 +23,13 @@ from fti.errors import (
     MissingDependencyError,
     NaiveTimestampWarning,
     NotFoundError,
+    PermissionDeniedError,
     PromotionError,
     QueryError,
     SchemaError,
     StoreError,
     TransformationError,
+    UnauthenticatedError,
 )
 
 if TYPE_CHECKING:
@@ -101,6 +103,7 @@ __all__ = [
     "ModelRegistry",
     "NaiveTimestampWarning",
     "NotFoundError",
+    "PermissionDeniedError",
     "Project",
     "PromotionError",
     "Query",
@@ -109,6 +112,7 @@ __all__ = [
     "StoreError",
     "TrainingDataset",
     "TransformationError",
+    "UnauthenticatedError",
     "__version__",
     "col",
     "connect",

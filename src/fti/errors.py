@@ -17,7 +17,9 @@
     ├── TransformationError       transformation_error 422
     ├── PromotionError            promotion_refused 409
     ├── ArtifactIntegrityError    artifact_integrity 500
-    └── StoreError                store_error      503
+    ├── StoreError                store_error      503
+    ├── UnauthenticatedError      unauthenticated  401
+    └── PermissionDeniedError     permission_denied 403
 
 Each class carries a stable ``code`` and the HTTP status the server answers with, so one
 handler maps them and a REST client can raise the same class again.
@@ -154,6 +156,20 @@ class StoreError(FtiError):
 
     code = "store_error"
     http_status = 503
+
+
+class UnauthenticatedError(FtiError):
+    """No valid API key (missing, unknown, expired or revoked)."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class PermissionDeniedError(FtiError):
+    """A valid key without the role, project or write access the call needs."""
+
+    code = "permission_denied"
+    http_status = 403
 
 
 class NaiveTimestampWarning(UserWarning):
