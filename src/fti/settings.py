@@ -10,6 +10,9 @@ configuration needed)::
     metadata_url = "postgresql://postgres@127.0.0.1:5432/fti"
     max_event_time_ahead = "2d"    # event times may lie this far past the wall clock
     max_value_bytes = "4MiB"       # largest string or list value an insert accepts
+    offline_url = "s3://team-bucket/fti/offline"
+    cache_dir = "/var/cache/fti"   # local copies of remote data files DuckDB reads
+    max_cache_bytes = "50GiB"
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ _ENV_PREFIX = "FTI_"
 DEFAULT_PROJECT = "default"
 DEFAULT_MAX_EVENT_TIME_AHEAD = "1d"
 DEFAULT_MAX_VALUE_BYTES = "1MiB"
+DEFAULT_MAX_CACHE_BYTES = "10GiB"
 _DURATION_UNITS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 _DURATION = re.compile(r"(?:\s*\d+(?:\.\d+)?\s*[wdhms])+\s*")
 _SIZE = re.compile(r"\s*(\d+)\s*([kmg]i?b|b)?\s*", re.IGNORECASE)
@@ -56,18 +60,37 @@ class Settings:
     project: str = DEFAULT_PROJECT
     max_event_time_ahead: str = DEFAULT_MAX_EVENT_TIME_AHEAD
     max_value_bytes: str = DEFAULT_MAX_VALUE_BYTES
+    cache_dir: str = ""
+    """Where local copies of files on object storage go (deleting it is always safe)."""
+    max_cache_bytes: str = DEFAULT_MAX_CACHE_BYTES
+    allow_unsafe_s3_commits: str = "false"
+    """``"true"`` lets writes go ahead when the environment turns S3's conditional commits off
+    (``AWS_S3_ALLOW_UNSAFE_RENAME``): two writers could then lose each other's commits."""
     event_time_horizon: timedelta = field(init=False, repr=False, compare=False)
     """``max_event_time_ahead`` parsed: how far past the wall clock an inserted event time may
     lie (a row dated years ahead would stay the online row of its key for years)."""
     value_size_limit: int = field(init=False, repr=False, compare=False)
     """``max_value_bytes`` parsed: the most UTF-8 bytes of a string value, or bytes of a list
     value, an insert accepts."""
+    cache_size_limit: int = field(init=False, repr=False, compare=False)
+    """``max_cache_bytes`` parsed: about the most bytes the local cache holds."""
+    unsafe_s3_commits_allowed: bool = field(init=False, repr=False, compare=False)
+    """``allow_unsafe_s3_commits`` parsed."""
 
     def __post_init__(self) -> None:
         # Parsed once, when the settings are made, so a bad value fails before any store opens.
         horizon = parse_duration(self.max_event_time_ahead, "max_event_time_ahead")
         object.__setattr__(self, "event_time_horizon", horizon)
         object.__setattr__(self, "value_size_limit", parse_size(self.max_value_bytes))
+        limit = parse_size(self.max_cache_bytes, "max_cache_bytes")
+        object.__setattr__(self, "cache_size_limit", limit)
+        allowed = parse_bool(self.allow_unsafe_s3_commits, "allow_unsafe_s3_commits")
+        object.__setattr__(self, "unsafe_s3_commits_allowed", allowed)
+
+    @property
+    def cache_path(self) -> Path:
+        """``cache_dir`` as a folder (a relative one is inside the home)."""
+        return self.home / Path(self.cache_dir or "cache").expanduser()
 
     @classmethod
     def names(cls) -> list[str]:
@@ -90,6 +113,9 @@ class Settings:
             "project": DEFAULT_PROJECT,
             "max_event_time_ahead": DEFAULT_MAX_EVENT_TIME_AHEAD,
             "max_value_bytes": DEFAULT_MAX_VALUE_BYTES,
+            "cache_dir": str(root / "cache"),
+            "max_cache_bytes": DEFAULT_MAX_CACHE_BYTES,
+            "allow_unsafe_s3_commits": "false",
         }
         values: dict[str, Any] = {"home": root}
         for name in cls.names():
@@ -132,6 +158,14 @@ def parse_size(text: str, name: str = "max_value_bytes") -> int:
     return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()]
 
 
+def parse_bool(text: str, name: str) -> bool:
+    """``"true"`` or ``"false"`` (any case); ConfigError naming the setting ``name`` otherwise."""
+    value = text.strip().lower() if isinstance(text, str) else ""
+    if value not in ("true", "false"):
+        raise ConfigError(f"{name} = {text!r} is not a boolean: write 'true' or 'false'")
+    return value == "true"
+
+
 def _read_toml(path: Path, allowed: list[str]) -> dict[str, str]:
     if not path.is_file():
         return {}
@@ -149,3 +183,17 @@ def _read_toml(path: Path, allowed: list[str]) -> dict[str, str]:
     if bad:
         raise ConfigError(f"{path}: {', '.join(bad)} must be string(s)")
     return dict(data)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password, if any, replaced by ``***`` (for messages, logs, ``repr()``)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

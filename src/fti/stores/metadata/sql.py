@@ -27,6 +27,7 @@ from fti.errors import (
     NotFoundError,
     StoreError,
 )
+from fti.settings import redact_url
 from fti.stores.metadata.base import Entity, Lock, Record
 
 _T = TypeVar("_T")
@@ -82,7 +83,7 @@ class SqlMetadataStore:
             path = Path(url.removeprefix("sqlite:///"))
             if not path.is_file():
                 raise NotFoundError(f"no fti metadata store at {path}")
-        self._engine = _create_engine(url)
+        self._engine = engine_for(url)
         # A store made before locks existed gets their table on first use.
         self._locks_ready = create
         try:
@@ -367,7 +368,8 @@ class SqlMetadataStore:
         raise AssertionError("unreachable")
 
 
-def _create_engine(url: str) -> Engine:
+def engine_for(url: str) -> Engine:
+    """A SQLAlchemy engine for a metadata store URL (``sqlite:///...``, ``postgresql://...``)."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 30})
@@ -471,4 +473,4 @@ def _dump(body: Mapping[str, Any]) -> str:
 
 def _safe(url: str) -> str:
     """The URL without a password, for messages."""
-    return sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
+    return redact_url(url)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from fti.dependencies import import_optional
 from fti.errors import ConfigError, StoreError
+from fti.settings import redact_url
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -68,18 +68,6 @@ if ARGV[1] ~= '' then
 end
 return 0
 """
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password, if any, replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _escape_glob(text: str) -> str:
