@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from fti import run_outputs
 from fti.errors import NotFoundError, QueryError, SchemaError
 from fti.feature_store import ingest
 from fti.feature_store.ingest import Commit
@@ -150,7 +151,16 @@ class FeatureGroup:
         Returns the commit, or None when ``data`` has no rows. Raises SchemaError or
         DataValidationError, writing nothing, when the data does not fit.
         """
-        return ingest.insert(self, data)
+        commit = ingest.insert(self, data)
+        if commit is not None:
+            run_outputs.report(
+                "commit",
+                group=self.name,
+                group_version=self.version,
+                commit=commit.id,
+                rows=commit.rows,
+            )
+        return commit
 
     def materialize(self) -> list[int]:
         """Bring the online store up to date with the offline commits; returns those replayed."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
+from fti import run_outputs
 from fti.errors import NotFoundError, SchemaError
 from fti.feature_store import point_in_time, training_data
 from fti.feature_store.query import Query
@@ -482,6 +483,13 @@ class FeatureView:
         finally:
             for path in staged_files:
                 offline.delete_file(path)
+        run_outputs.report(
+            "training_dataset",
+            view=self.name,
+            view_version=self.version,
+            version=entity.version,
+            rows=table.num_rows,
+        )
         return entity.version
 
     def _read_dataset(self, version: int) -> tuple[TrainingDataset, pa.Table]:

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fti import run_outputs
 from fti.errors import InvalidArgumentError, NotFoundError
 from fti.feature_store.training_data import to_utc
 from fti.inference.predictor import lineage_of
@@ -58,6 +59,7 @@ def batch_predict(
     group_name = output_feature_group or predictions_group_name(model.name)
     chunks = list(_chunks(view, to_utc(start_time), to_utc(end_time), spine, chunk))
     written: list[pd.DataFrame] = []
+    commits: list[int] = []
     group: FeatureGroup | None = None
     for done, (low, high, part) in enumerate(chunks, start=1):
         frame = view.get_batch_data(
@@ -71,12 +73,22 @@ def batch_predict(
         if len(frame):
             out = _score(view, estimator, frame, model.name, model.version)
             group = group or _predictions_group(fs, group_name, view)
-            group.insert(out)
+            commit = group.insert(out)
+            if commit is not None:
+                commits.append(commit.id)
             written.append(out)
         if progress is not None:
             progress(done, len(chunks))
     if not written:
         return pd.DataFrame()
+    run_outputs.report(
+        "predictions",
+        model=model.name,
+        model_version=model.version,
+        group=group_name,
+        commits=commits,
+        rows=sum(len(w) for w in written),
+    )
     return pd.concat(written, ignore_index=True)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fti import run_outputs
 from fti.errors import InvalidArgumentError, NotFoundError
 from fti.model_registry import flavors
 from fti.model_registry import signature as signatures
@@ -156,6 +157,7 @@ class Model:
         entity = self._registry._save(self.name, spec, model, unsafe_pickle)
         self._entity = entity
         self._body = dict(entity.body)
+        run_outputs.report("model", name=self.name, version=entity.version)
         return self
 
     def load(self, *, unsafe_pickle: bool = False, trusted_types: Sequence[str] = ()) -> Any:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from fti import run_outputs
 from fti.errors import InvalidArgumentError, NotFoundError
 from fti.feature_store.training_data import SPLIT_COLUMN, TRAIN, to_utc
 from fti.monitoring.drift import (
@@ -223,6 +224,13 @@ class Monitor:
                 result.alert = _post(self.body["webhook_url"], result)
         self._metadata.add_record(
             KIND, self._project, self.name, 1, RESULT, end.isoformat(), result.to_dict()
+        )
+        run_outputs.report(
+            "monitor",
+            monitor=self.name,
+            window_end=end.isoformat(),
+            status=result.status,
+            crossed=result.crossed,
         )
         return result
 

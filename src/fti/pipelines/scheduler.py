@@ -1,0 +1,379 @@
+"""The scheduler: runs declared pipelines when their cron schedule or a trigger says so.
+
+At each tick, for each pipeline in declaration order, it takes the pipeline's lock in the
+metadata store (a pipeline another scheduler or run holds is left for later), queues a run
+for each schedule that came due since its cursor (``skip``: only the latest of several missed
+ones; ``catch_up``: every one), and one per trigger event, then runs what is queued, one at a
+time. A failed or timed-out run is queued again ``retries`` times, after ``retry_delay``
+doubling each time.
+
+Its state (cursor, queued runs, last trigger events) is an entity per pipeline and timeline in
+the metadata store, written before each run starts and after it ends, so a scheduler killed at
+any point resumes where it was: the runs its death interrupted are marked failed (their
+process is gone, or their heartbeat stopped) and run again, and no schedule runs twice.
+
+Time is the wall clock, or simulated: :meth:`Scheduler.simulate` steps through the schedules
+of a past range as fast as the runs go (backfills, the demo), on a timeline of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from croniter import croniter
+
+from fti.errors import InvalidArgumentError, NotFoundError
+from fti.pipelines import runs as records
+from fti.pipelines.recorder import PipelineLock, Timing, process_alive, start_queued
+from fti.pipelines.runs import Run, Runs
+
+if TYPE_CHECKING:
+    from fti.pipelines.declare import Pipeline
+    from fti.project import Project
+
+logger = logging.getLogger(__name__)
+
+STATE_KIND = "pipeline_schedule"
+LIVE = "live"
+POLL = dt.timedelta(seconds=30)
+"""The longest a live scheduler sleeps between ticks (triggers are checked at each)."""
+MAX_RESUMES = 3
+"""A run interrupted by the scheduler's death is run again at most this many times."""
+MAX_MISSED = 10_000
+"""Missed schedules counted after downtime (a skip policy runs only the latest anyway)."""
+
+
+@dataclass
+class _State:
+    """A pipeline's schedule state on one timeline."""
+
+    cursor: dt.datetime | None = None
+    """The latest schedule queued."""
+    pending: list[int] = field(default_factory=list)
+    """Queued runs, in order; the first may be running or just ended."""
+    fired: dict[str, str] = field(default_factory=dict)
+    """The last event of each trigger."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cursor": None if self.cursor is None else self.cursor.isoformat(),
+            "pending": list(self.pending),
+            "fired": dict(self.fired),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> _State:
+        cursor = data.get("cursor")
+        return cls(
+            None if cursor is None else dt.datetime.fromisoformat(cursor),
+            list(data.get("pending", [])),
+            dict(data.get("fired", {})),
+        )
+
+
+class Scheduler:
+    """Runs the due runs of ``pipelines`` (those with a schedule or triggers) for ``project``."""
+
+    def __init__(
+        self,
+        project: Project,
+        pipelines: Mapping[str, Pipeline] | Sequence[Pipeline],
+        *,
+        timing: Timing | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        declared = list(pipelines.values() if isinstance(pipelines, Mapping) else pipelines)
+        self.project = project
+        self.pipelines = [p for p in declared if p.schedule or p.triggers]
+        self.timing = timing or Timing()
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._runs = Runs(project.name, project.metadata_store)
+        self._metadata = project.metadata_store
+
+    def __repr__(self) -> str:
+        names = [p.name for p in self.pipelines]
+        return f"Scheduler(project={self.project.name!r}, pipelines={names!r})"
+
+    # Driving time -----------------------------------------------------------------------
+
+    def run(
+        self,
+        stop: threading.Event | None = None,
+        *,
+        once: bool = False,
+        on_run: Callable[[Run], None] | None = None,
+    ) -> None:
+        """Tick on the wall clock until ``stop`` is set (or once, with ``once``)."""
+        stop = stop or threading.Event()
+        self.recover()
+        while not stop.is_set():
+            now = self._clock()
+            for run in self.tick(now):
+                if on_run is not None:
+                    on_run(run)
+            if once:
+                return
+            wait = min(self.next_time(now, LIVE) or now + POLL, now + POLL) - self._clock()
+            stop.wait(max(wait.total_seconds(), 0.0))
+
+    def simulate(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        *,
+        on_run: Callable[[Run], None] | None = None,
+    ) -> list[Run]:
+        """Run the schedules (and triggers, retries) of [``start``, ``end``) in simulated time,
+        as fast as the runs go; returns the finished runs. Run again with the same range, it
+        resumes where an interrupted one stopped."""
+        if start.tzinfo is None or end.tzinfo is None:
+            raise InvalidArgumentError("simulate() needs time-zone-aware start and end times")
+        if end <= start:
+            raise InvalidArgumentError(
+                f"end {end.isoformat()} is not after start {start.isoformat()}"
+            )
+        timeline = f"simulated {start.isoformat()} {end.isoformat()}"
+        self.recover()
+        finished: list[Run] = []
+        now: dt.datetime | None = start
+        while now is not None and now < end:
+            for run in self.tick(now, timeline, origin=start - dt.timedelta(microseconds=1)):
+                finished.append(run)
+                if on_run is not None:
+                    on_run(run)
+            now = self.next_time(now, timeline)
+        return finished
+
+    def next_time(self, now: dt.datetime, timeline: str) -> dt.datetime | None:
+        """The next schedule or retry after ``now``, over every pipeline."""
+        times = [
+            croniter(p.schedule, now).get_next(dt.datetime) for p in self.pipelines if p.schedule
+        ]
+        for pipeline in self.pipelines:
+            for number in self._state(pipeline, timeline).pending:
+                run = self._runs.get(f"{pipeline.name}:{number}")
+                if (
+                    run.status == records.QUEUED
+                    and run.not_before is not None
+                    and run.not_before > now
+                ):
+                    times.append(run.not_before)
+        return min(times, default=None)
+
+    # One tick -----------------------------------------------------------------------------
+
+    def tick(
+        self, now: dt.datetime, timeline: str = LIVE, *, origin: dt.datetime | None = None
+    ) -> list[Run]:
+        """Queue what is due at ``now`` and run it; returns the runs that finished.
+
+        ``origin`` is the cursor of a pipeline seen for the first time (default ``now``: a new
+        pipeline's first schedule is its next one).
+        """
+        finished: list[Run] = []
+        for pipeline in self.pipelines:
+            if not self._has_work(pipeline, self._state(pipeline, timeline), now):
+                continue
+            lock = PipelineLock(self.project, pipeline.name, self.timing)
+            if not lock.acquire():
+                logger.info("pipeline %s is running elsewhere: left for later", pipeline.name)
+                continue
+            try:
+                # Read again under the lock: another scheduler may have moved it meanwhile.
+                state = self._state(pipeline, timeline)
+                self._queue_schedules(pipeline, state, now, origin or now)
+                self._queue_triggers(pipeline, state, now)
+                self._save(pipeline, timeline, state)
+                finished += self._run_pending(pipeline, state, timeline, now, lock)
+            finally:
+                lock.release()
+        return finished
+
+    def _has_work(self, pipeline: Pipeline, state: _State, now: dt.datetime) -> bool:
+        """Whether a tick at ``now`` may queue or run something (read without the lock)."""
+        if state.pending or (pipeline.schedule and state.cursor is None):
+            return True
+        if (
+            pipeline.schedule
+            and croniter(pipeline.schedule, state.cursor).get_next(dt.datetime) <= now
+        ):
+            return True
+        return any(
+            t.check(self.project, now, state.fired.get(t.key)) is not None
+            for t in pipeline.triggers
+        )
+
+    def _queue_schedules(
+        self, pipeline: Pipeline, state: _State, now: dt.datetime, origin: dt.datetime
+    ) -> None:
+        if pipeline.schedule is None:
+            return
+        cursor = state.cursor or origin
+        due: list[dt.datetime] = []
+        slots = croniter(pipeline.schedule, cursor)
+        while len(due) < MAX_MISSED:
+            slot = slots.get_next(dt.datetime)
+            if slot > now:
+                break
+            due.append(slot)
+        if not due:
+            state.cursor = state.cursor or cursor
+            return
+        if pipeline.misfire == "skip" and len(due) > 1:
+            missed, due = len(due) - 1, due[-1:]
+        else:
+            missed = 0
+        trigger: dict[str, Any] = {"type": "schedule"}
+        if missed:
+            trigger["missed"] = missed
+            logger.warning("pipeline %s: skipping %d missed schedule(s)", pipeline.name, missed)
+        for slot in due:
+            run = self._runs.create(
+                pipeline.name,
+                pipeline.kind,
+                status=records.QUEUED,
+                params=pipeline.params,
+                trigger=trigger,
+                scheduled_time=slot,
+            )
+            state.pending.append(run.number)
+        state.cursor = due[-1]
+
+    def _queue_triggers(self, pipeline: Pipeline, state: _State, now: dt.datetime) -> None:
+        for trigger in pipeline.triggers:
+            firing = trigger.check(self.project, now, state.fired.get(trigger.key))
+            if firing is None:
+                continue
+            run = self._runs.create(
+                pipeline.name,
+                pipeline.kind,
+                status=records.QUEUED,
+                params=pipeline.params,
+                trigger=firing.to_dict(trigger),
+                scheduled_time=now,
+            )
+            state.pending.append(run.number)
+            state.fired[trigger.key] = firing.event
+
+    def _run_pending(
+        self, pipeline: Pipeline, state: _State, timeline: str, now: dt.datetime, lock: PipelineLock
+    ) -> list[Run]:
+        finished = []
+        while state.pending:
+            run = self._runs.get(f"{pipeline.name}:{state.pending[0]}")
+            if run.status == records.RUNNING:
+                # This scheduler holds the lock, so the run's process stopped renewing it.
+                run = self._lost(run, "its process stopped renewing the pipeline's lock")
+            if run.status == records.QUEUED:
+                if run.not_before is not None and run.not_before > now:
+                    break
+                run = start_queued(self.project, pipeline, run, lock)
+                finished.append(run)
+            follow_up = self._follow_up(pipeline, run, now)
+            state.pending.pop(0)
+            if follow_up is not None:
+                state.pending.insert(0, follow_up.number)
+            self._save(pipeline, timeline, state)
+        return finished
+
+    def _follow_up(self, pipeline: Pipeline, run: Run, now: dt.datetime) -> Run | None:
+        """A retry of a failed run, or the run again when the scheduler's death interrupted it."""
+        if run.status == records.SUCCEEDED:
+            return None
+        error_type = (run.error or {}).get("type")
+        interrupted = error_type == LOST or (
+            run.status == records.CANCELLED and error_type in ("KeyboardInterrupt", "SystemExit")
+        )
+        base = {k: v for k, v in run.trigger.items() if k not in ("retry_of", "resumes")}
+        if interrupted:
+            resumes = int(run.trigger.get("resumes", 0)) + 1
+            if resumes > MAX_RESUMES:
+                logger.error("run %s: interrupted %d times, not run again", run.id, resumes)
+                return None
+            trigger = {**base, "resumes": resumes, "retry_of": run.number}
+            return self._again(pipeline, run, trigger, run.attempt, None)
+        if run.status in (records.FAILED, records.TIMED_OUT) and run.attempt <= pipeline.retries:
+            delay = pipeline.retry_delay * 2 ** (run.attempt - 1)
+            trigger = {**base, "retry_of": run.number}
+            return self._again(pipeline, run, trigger, run.attempt + 1, now + delay)
+        return None
+
+    def _again(
+        self,
+        pipeline: Pipeline,
+        run: Run,
+        trigger: dict[str, Any],
+        attempt: int,
+        not_before: dt.datetime | None,
+    ) -> Run:
+        return self._runs.create(
+            pipeline.name,
+            pipeline.kind,
+            status=records.QUEUED,
+            params=run.params,
+            trigger=trigger,
+            scheduled_time=run.scheduled_time,
+            attempt=attempt,
+            not_before=not_before,
+        )
+
+    # Recovery -----------------------------------------------------------------------------
+
+    def recover(self) -> list[Run]:
+        """Mark runs whose process died (gone from this host, or silent for longer than the
+        lock's ttl) ``failed``; returns them. The next tick runs them again."""
+        now = dt.datetime.now(dt.UTC)
+        lost = []
+        for pipeline in self.pipelines:
+            for run in self._runs.list(pipeline.name, status=records.RUNNING):
+                reason = self._death(run, now)
+                if reason is None:
+                    continue
+                lost.append(self._lost(run, reason))
+        return lost
+
+    def _lost(self, run: Run, reason: str) -> Run:
+        error = {"type": LOST, "message": reason, "traceback": ""}
+        logger.warning("run %s: %s; marked failed", run.id, reason)
+        now = dt.datetime.now(dt.UTC)
+        return self._runs.save(replace(run, status=records.FAILED, ended_at=now, error=error))
+
+    def _death(self, run: Run, now: dt.datetime) -> str | None:
+        alive = process_alive(run.host, run.pid)
+        if alive is False:
+            return f"its process {run.pid} on {run.host} is gone (killed?)"
+        beat = self._runs.last_heartbeat(run)
+        if alive is None and beat is not None and now - beat > self.timing.lock_ttl:
+            return f"no heartbeat since {beat:%Y-%m-%d %H:%M:%S} UTC from {run.host} (killed?)"
+        return None
+
+    # State --------------------------------------------------------------------------------
+
+    def _state(self, pipeline: Pipeline, timeline: str) -> _State:
+        try:
+            entity = self._metadata.get(
+                STATE_KIND, self.project.name, _state_name(pipeline, timeline), 1
+            )
+        except NotFoundError:
+            return _State()
+        return _State.from_dict(entity.body)
+
+    def _save(self, pipeline: Pipeline, timeline: str, state: _State) -> None:
+        name = _state_name(pipeline, timeline)
+        try:
+            self._metadata.update(STATE_KIND, self.project.name, name, 1, state.to_dict())
+        except NotFoundError:
+            self._metadata.create(STATE_KIND, self.project.name, name, 1, state.to_dict())
+
+
+LOST = "Lost"
+"""The error type of a run whose process died."""
+
+
+def _state_name(pipeline: Pipeline, timeline: str) -> str:
+    return f"{pipeline.name} {timeline}"
