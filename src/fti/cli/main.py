@@ -11,6 +11,7 @@ from fti.cli import (
     demo,
     feature_groups,
     feature_views,
+    info,
     models,
     monitor,
     predict,
@@ -34,6 +35,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(predict.app, name="predict")
 app.add_typer(monitor.app, name="monitor")
 app.command("verify")(verify.verify)
+app.command("info")(info.info)
 app.command("serve")(serve.serve)
 app.command("demo")(demo.run)
 
