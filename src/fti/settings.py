@@ -6,6 +6,7 @@ configuration needed)::
 
     # <home>/fti.toml
     project = "flights"
+    pipelines = "pipelines.py"     # the @fti.pipeline's that `fti run` and `fti scheduler` run
     online_url = "redis://127.0.0.1:6379/0"
     metadata_url = "postgresql://postgres@127.0.0.1:5432/fti"
     max_event_time_ahead = "2d"    # event times may lie this far past the wall clock
@@ -58,6 +59,8 @@ class Settings:
     metadata_url: str
     artifacts_url: str
     project: str = DEFAULT_PROJECT
+    pipelines: str = ""
+    """The module declaring the project's pipelines: a file path or a module name."""
     max_event_time_ahead: str = DEFAULT_MAX_EVENT_TIME_AHEAD
     max_value_bytes: str = DEFAULT_MAX_VALUE_BYTES
     cache_dir: str = ""
@@ -111,6 +114,7 @@ class Settings:
             "metadata_url": f"sqlite:///{root / 'metadata.db'}",
             "artifacts_url": str(root / "artifacts"),
             "project": DEFAULT_PROJECT,
+            "pipelines": "",
             "max_event_time_ahead": DEFAULT_MAX_EVENT_TIME_AHEAD,
             "max_value_bytes": DEFAULT_MAX_VALUE_BYTES,
             "cache_dir": str(root / "cache"),
