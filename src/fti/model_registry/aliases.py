@@ -53,6 +53,34 @@ class Aliases:
         """Make ``alias`` point nowhere."""
         self._event(model, {"alias": alias, "version": None, "forced": False, "problems": []})
 
+    def previous(self, model: str, alias: str) -> int:
+        """The version ``alias`` pointed to before its current one, undoing moves in turn: a
+        move back to the version before the current one (a rollback) pops the current one, so
+        v1, v2, v3 rolled back twice gives v1. NotFoundError when there is none."""
+        stack: list[int] = []
+        for event in sorted(
+            self._metadata.list(KIND, self._project, model), key=lambda e: e.version
+        ):
+            if event.body["alias"] != alias:
+                continue
+            version = event.body.get("version")
+            if version is None:
+                stack = []
+            elif len(stack) > 1 and stack[-2] == version:
+                stack.pop()
+            elif not stack or stack[-1] != version:
+                stack.append(int(version))
+        if not stack:
+            raise NotFoundError(
+                f"model {model!r} has no alias {alias!r} in project {self._project!r}"
+            )
+        if len(stack) == 1:
+            raise NotFoundError(
+                f"alias {alias!r} of model {model!r} has pointed only to v{stack[0]}: nothing to "
+                "roll back to"
+            )
+        return stack[-2]
+
     def history(self, model: str) -> list[dict[str, Any]]:
         """Every alias event of ``model``, oldest first."""
         return [

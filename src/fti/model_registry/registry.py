@@ -196,6 +196,15 @@ class ModelRegistry:
         """``{alias: version}`` of model ``name`` now."""
         return self._aliases.current(check_name(name, "model name"))
 
+    def rollback(self, name: str, alias: str, force: bool = False) -> Model:
+        """Point ``alias`` of model ``name`` back at the version it held before the current
+        one (after the promotion checks, unless ``force``); returns that version."""
+        check_name(name, "model name")
+        version = self._aliases.previous(name, check_name(alias, "alias"))
+        model = self.get_model(name, version)
+        model.set_alias(alias, force=force)
+        return model
+
     def models_of_view(self, view: str, version: int) -> list[Model]:
         """Saved model versions trained from feature view ``view`` version ``version``."""
         found = []
