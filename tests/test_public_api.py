@@ -48,6 +48,7 @@ EXPECTED_ALL = [
     "col",
     "connect",
     "on_demand",
+    "pipeline",
     "transformation",
     "transforms",
 ]

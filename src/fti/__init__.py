@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from fti.feature_store.query import Query
     from fti.feature_store.transformations import transformation
     from fti.model_registry import Model, ModelRegistry
+    from fti.pipelines.declare import pipeline
     from fti.project import Project, connect
     from fti.types import Feature
 
@@ -61,6 +62,7 @@ _LAZY = {
     "transformation": "fti.feature_store.transformations",
     "Model": "fti.model_registry",
     "ModelRegistry": "fti.model_registry",
+    "pipeline": "fti.pipelines.declare",
     "Project": "fti.project",
     "connect": "fti.project",
     "Feature": "fti.types",
@@ -117,6 +119,7 @@ __all__ = [
     "col",
     "connect",
     "on_demand",
+    "pipeline",
     "transformation",
     "transforms",
 ]

@@ -14,7 +14,10 @@ from fti.cli import (
     info,
     models,
     monitor,
+    pipelines,
     predict,
+    runs,
+    scheduler,
     serve,
     training_data,
     verify,
@@ -34,6 +37,10 @@ app.add_typer(training_data.app, name="training-data")
 app.add_typer(models.app, name="models")
 app.add_typer(predict.app, name="predict")
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(pipelines.app, name="pipelines")
+app.add_typer(runs.app, name="runs")
+app.command("run")(pipelines.run)
+app.command("scheduler")(scheduler.scheduler)
 app.command("verify")(verify.verify)
 app.command("info")(info.info)
 app.command("serve")(serve.serve)
