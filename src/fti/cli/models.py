@@ -87,6 +87,24 @@ def alias(
             console.print(f"[yellow]overridden:[/] {problem}")
 
 
+@app.command("rollback")
+def rollback(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="NAME@ALIAS, e.g. flight_delays@production.")],
+    force: Annotated[
+        bool, typer.Option(help="Move the alias despite failed checks (recorded).")
+    ] = False,
+) -> None:
+    """Move an alias back to the version it pointed to before its current one."""
+    name, sep, alias_name = ref.partition("@")
+    if not sep or not name or not alias_name:
+        raise typer.BadParameter(f"{ref!r} is not NAME@ALIAS", param_hint="REF")
+    with open_project(ctx) as project:
+        current = project.model_registry.get_model(name, alias=alias_name)
+        model = project.model_registry.rollback(name, alias_name, force=force)
+        console.print(f"{name}@{alias_name}: v{current.version} -> v{model.version}")
+
+
 @app.command("cleanup")
 def cleanup(ctx: typer.Context) -> None:
     """Mark stuck saves failed and remove staging folders of interrupted saves."""
