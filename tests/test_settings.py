@@ -153,8 +153,8 @@ def test_home_paths_are_made_absolute(
         ("online_url = \n", r"fti\.toml is not valid TOML"),
         (
             'colour = "blue"\n',
-            r"unknown key\(s\) colour; known: artifacts_url, max_event_time_ahead, "
-            r"max_value_bytes, metadata_url",
+            r"unknown key\(s\) colour; known: allow_unsafe_s3_commits, artifacts_url, "
+            r"cache_dir, max_cache_bytes, max_event_time_ahead, max_value_bytes, metadata_url",
         ),
         ('[online_url]\nurl = "x"\n', r"online_url must be string\(s\)"),
         ("metadata_url = 5432\n", r"metadata_url must be string\(s\)"),
@@ -225,6 +225,8 @@ def test_project_setting(
 LIMITS = [
     ("max_event_time_ahead", "1d12h", "event_time_horizon", dt.timedelta(days=1, hours=12)),
     ("max_value_bytes", "512KiB", "value_size_limit", 512 * 1024),
+    ("time_travel_retention", "30d", "retention_period", dt.timedelta(days=30)),
+    ("offline_maintenance_interval", "5", "maintenance_every", 5),
 ]
 
 
@@ -249,7 +251,12 @@ def test_limits_come_from_each_source_and_are_parsed(
 
     settings = Settings.load(tmp_path, **({name: text} if source == "argument" else {}))
 
-    defaults = {"event_time_horizon": dt.timedelta(days=1), "value_size_limit": 1024 * 1024}
+    defaults = {
+        "event_time_horizon": dt.timedelta(days=1),
+        "value_size_limit": 1024 * 1024,
+        "retention_period": dt.timedelta(days=7),
+        "maintenance_every": 20,
+    }
     expected = defaults[parsed_name] if source == "default" else parsed
     assert getattr(settings, parsed_name) == expected
 
@@ -265,8 +272,23 @@ def test_limits_come_from_each_source_and_are_parsed(
         ("max_value_bytes", "1.5MiB"),
         ("max_value_bytes", "lots"),
         ("max_value_bytes", "1TiB"),
+        ("time_travel_retention", "a week"),
+        ("offline_maintenance_interval", "-1"),
+        ("offline_maintenance_interval", "every hour"),
     ],
-    ids=["word", "no-unit", "negative", "overflow", "zero", "fraction", "word-size", "unit"],
+    ids=[
+        "word",
+        "no-unit",
+        "negative",
+        "overflow",
+        "zero",
+        "fraction",
+        "word-size",
+        "unit",
+        "retention-words",
+        "interval-negative",
+        "interval-words",
+    ],
 )
 def test_bad_limits_are_config_errors_naming_the_setting(
     tmp_path: Path, name: str, text: str

@@ -38,7 +38,14 @@ class Project:
         """The offline store (Delta tables)."""
         from fti.stores.offline import open_offline_store
 
-        return open_offline_store(self.settings.offline_url)
+        settings = self.settings
+        return open_offline_store(
+            settings.offline_url,
+            home=settings.home,
+            cache_dir=settings.cache_path,
+            max_cache_bytes=settings.cache_size_limit,
+            allow_unsafe_s3_commits=settings.unsafe_s3_commits_allowed,
+        )
 
     @cached_property
     def online_store(self) -> OnlineStore:
@@ -120,6 +127,9 @@ def connect(
     artifacts_url: str | None = None,
     max_event_time_ahead: str | None = None,
     max_value_bytes: str | None = None,
+    cache_dir: str | None = None,
+    max_cache_bytes: str | None = None,
+    allow_unsafe_s3_commits: str | None = None,
     create: bool = True,
 ) -> Project:
     """Open a project. Home: ``home``, else ``$FTI_HOME``, else ``./.fti``.
@@ -128,7 +138,9 @@ def connect(
     else ``"default"``. Store URLs come from the arguments, ``FTI_*_URL`` variables or
     ``<home>/fti.toml``; without any, embedded stores under the home folder are used. The
     limits of inserted data (``max_event_time_ahead``, default ``"1d"``; ``max_value_bytes``,
-    default ``"1MiB"``) come from the same sources.
+    default ``"1MiB"``) come from the same sources, as do the local cache of files on object
+    storage (``cache_dir``, default ``<home>/cache``; ``max_cache_bytes``, default ``"10GiB"``)
+    and ``allow_unsafe_s3_commits`` (default ``"false"``).
     With ``create=False`` nothing is created: NotFoundError when the home or the project does
     not exist (the message lists the projects there are).
     """
@@ -141,6 +153,9 @@ def connect(
         artifacts_url=artifacts_url,
         max_event_time_ahead=max_event_time_ahead,
         max_value_bytes=max_value_bytes,
+        cache_dir=cache_dir,
+        max_cache_bytes=max_cache_bytes,
+        allow_unsafe_s3_commits=allow_unsafe_s3_commits,
     )
     return Project(settings.project, settings, create=create)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -268,7 +269,7 @@ def test_fti_now_replays_ttl_as_of_a_past_time(
 def test_dataset_files_are_renamed_into_place_and_failures_leave_none(
     view: fti.FeatureView,
 ) -> None:
-    folder = view._store._offline.root / view._dataset_folder
+    folder = Path(view._store._offline.location.path(view._dataset_folder))
     view.create_training_data()
     view.create_training_data(spine=pd.DataFrame({"fid": [1, 2], "p": [at(9), at(9)]}))
     expected = ["1.parquet", "2.parquet", "2.spine.parquet"]

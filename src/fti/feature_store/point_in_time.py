@@ -408,7 +408,8 @@ def _register_pinned(
     DuckDB reads the Parquet files of the pinned Delta version itself: a registered pyarrow
     Dataset was re-scanned on the probe side of each ASOF join (ADR 0005), and copying the
     rows into an Arrow table first doubled the memory. Rows outside [lower, upper] of the
-    event time cannot match and are filtered in the scan.
+    event time cannot match and are filtered in the scan. Files on object storage are read
+    from local copies, made once (ADR 0007).
     """
     event = step.group.event_time
     timed = event is not None and _type(step, event) == "timestamp"
@@ -420,8 +421,11 @@ def _register_pinned(
     if not kept:
         con.register(name, arrow_schema(step.group.features or []).empty_table().select(columns))
         return
-    inside = [f.path for f in kept if not timed or _inside(f, lower, upper)]
-    straddling = [f.path for f in kept if timed and not _inside(f, lower, upper)]
+    local = offline.local_paths(table, kept)
+    inside = [p for f, p in zip(kept, local, strict=True) if not timed or _inside(f, lower, upper)]
+    straddling = [
+        p for f, p in zip(kept, local, strict=True) if timed and not _inside(f, lower, upper)
+    ]
     selected = [_q(c) for c in columns]
     try:
         parts = []

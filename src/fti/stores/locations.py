@@ -22,12 +22,13 @@ through delta-rs, which reads the same variables (ADR 0007). No credential is ev
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from fti.errors import ConfigError, InvalidNameError
+from fti.errors import ConfigError, FtiError, InvalidNameError, StoreError
 
 OBJECT_SCHEMES = ("s3", "gs", "az", "abfss")
 _SUPPORTED = (
@@ -166,3 +167,86 @@ def _s3_options() -> dict[str, Any]:
     if region:
         options["region"] = region
     return options
+
+
+# Failures reaching a location ------------------------------------------------------------------
+
+# Variables whose values never appear in a message: they are (parts of) credentials.
+_SECRET_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+    "AZURE_STORAGE_SAS_TOKEN",
+    "AZURE_CLIENT_SECRET",
+    "GOOGLE_SERVICE_ACCOUNT_KEY",
+)
+# How delta-rs (Rust object_store) and Arrow (the AWS SDK) say that no credentials were found:
+# object_store falls back to the instance metadata endpoint last.
+_NO_CREDENTIALS = ("169.254.169.254", "no credentials", "unable to locate credentials")
+# ... and that the store refused the ones given.
+_REFUSED = (
+    "invalidaccesskeyid",
+    "invalid_access_key_id",
+    "signaturedoesnotmatch",
+    "signature_does_not_match",
+    "expiredtoken",
+    "expired_token",
+    "accessdenied",
+    "access_denied",
+    "403 forbidden",
+    "401 unauthorized",
+    "lacked the necessary privileges",
+    "authenticationfailed",
+    "authorizationfailure",
+)
+_CREDENTIALS = {
+    "s3": "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or an instance role)",
+    "gs": "GOOGLE_APPLICATION_CREDENTIALS (or other application default credentials)",
+    "az": "AZURE_STORAGE_ACCOUNT_KEY (or AZURE_CLIENT_ID, AZURE_CLIENT_SECRET and AZURE_TENANT_ID)",
+}
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_XML_FIELD = re.compile(r"<(Code|Message)>([^<]*)</\1>")
+
+
+def storage_error(location: Location, exc: BaseException, what: str) -> FtiError:
+    """The fti error for ``exc``, raised while ``what`` (e.g. "offline table p/g_v1") was
+    reached at ``location``: a ConfigError naming the variables to set when credentials are
+    missing or refused, else a StoreError. No secret of the environment is in the message."""
+    text = describe(exc)
+    lowered = text.lower()
+    variables = _CREDENTIALS.get(location.scheme, "the store's credentials")
+    if any(marker in lowered for marker in _NO_CREDENTIALS):
+        return ConfigError(
+            f"{what} at {location.display}: no credentials found; set {variables} ({text})"
+        )
+    if any(marker in lowered for marker in _REFUSED):
+        return ConfigError(
+            f"{what} at {location.display}: the store refused the credentials; check {variables} "
+            f"and the permissions they grant ({text})"
+        )
+    return StoreError(f"{what} at {location.display} failed: {text}")
+
+
+def describe(exc: BaseException) -> str:
+    """The message of ``exc`` on one line: without terminal colours, the chain of causes
+    delta-rs prints one per line, XML error bodies (only their code and message) or secrets."""
+    text = _ANSI.sub("", str(exc)).replace("↳", "")
+    text = re.sub(r"<\?xml.*?</Error>", _xml_summary, text, flags=re.DOTALL)
+    parts = [line.strip() for line in text.splitlines() if line.strip()]
+    text = ": ".join(parts) or type(exc).__name__
+    return redact(text if len(text) <= 500 else text[:497] + "...")
+
+
+def redact(text: str) -> str:
+    """``text`` with the value of every credential variable of the environment replaced."""
+    for name in _SECRET_VARIABLES:
+        value = os.environ.get(name)
+        if value and len(value) >= 4:
+            text = text.replace(value, f"<{name}>")
+    return text
+
+
+def _xml_summary(match: re.Match[str]) -> str:
+    fields = dict(_XML_FIELD.findall(match.group(0)))
+    return " ".join(v for v in (fields.get("Code"), fields.get("Message")) if v)

@@ -28,15 +28,17 @@ from fti.errors import (
     StoreError,
 )
 from fti.settings import redact_url
+from fti.stores.metadata import migrations
 from fti.stores.metadata.base import Entity, Lock, Record
 
 _T = TypeVar("_T")
 
-_schema = sa.MetaData()
+# The tables as the code uses them; the migrations (``migrations/``) create them.
+schema = sa.MetaData()
 
 entities = sa.Table(
     "fti_entities",
-    _schema,
+    schema,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("project", sa.String(64), nullable=False),
@@ -49,7 +51,7 @@ entities = sa.Table(
 
 records = sa.Table(
     "fti_records",
-    _schema,
+    schema,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("entity_id", sa.Integer, sa.ForeignKey("fti_entities.id"), nullable=False),
     sa.Column("record_kind", sa.String(64), nullable=False),
@@ -62,7 +64,7 @@ sa.Index("ix_records_entity", records.c.entity_id, records.c.record_kind)
 
 locks = sa.Table(
     "fti_locks",
-    _schema,
+    schema,
     sa.Column("project", sa.String(64), primary_key=True),
     sa.Column("name", sa.String(255), primary_key=True),
     sa.Column("owner", sa.String(255), nullable=False),
@@ -84,16 +86,14 @@ class SqlMetadataStore:
             if not path.is_file():
                 raise NotFoundError(f"no fti metadata store at {path}")
         self._engine = engine_for(url)
-        # A store made before locks existed gets their table on first use.
-        self._locks_ready = create
         try:
-            if create:
-                _schema.create_all(self._engine)
-            elif not sa.inspect(self._engine).has_table(entities.name):
+            if not create and not sa.inspect(self._engine).has_table(entities.name):
                 self._engine.dispose()
                 raise NotFoundError(f"no fti metadata store at {_safe(url)}")
         except sa.exc.OperationalError as exc:
             raise StoreError(f"cannot open the metadata store at {_safe(url)}: {exc}") from exc
+        # The schema is the migrations' (a store made by an older fti is upgraded, once).
+        migrations.upgrade(self._engine, _safe(url))
 
     def __repr__(self) -> str:
         return f"SqlMetadataStore({_safe(self.url)!r})"
@@ -272,7 +272,6 @@ class SqlMetadataStore:
         _check_lengths(project=project, name=name, owner=owner)
         if ttl <= timedelta(0):
             raise InvalidArgumentError(f"a lock's ttl must be positive, not {ttl}")
-        self._ensure_locks()
         where = (locks.c.project == project, locks.c.name == name)
 
         def attempt(conn: Connection) -> Lock:
@@ -306,7 +305,6 @@ class SqlMetadataStore:
 
     def unlock(self, project: str, name: str, owner: str) -> bool:
         """Release lock ``name`` if ``owner`` holds it; whether it did."""
-        self._ensure_locks()
 
         def attempt(conn: Connection) -> int:
             result = conn.execute(
@@ -321,15 +319,6 @@ class SqlMetadataStore:
     def close(self) -> None:
         """Release connections."""
         self._engine.dispose()
-
-    def _ensure_locks(self) -> None:
-        if self._locks_ready:
-            return
-        try:
-            locks.create(self._engine, checkfirst=True)
-        except sa.exc.OperationalError as exc:
-            raise StoreError(f"metadata store {_safe(self.url)} failed: {exc}") from exc
-        self._locks_ready = True
 
     def _entity_id(self, conn: Connection, kind: str, project: str, name: str, version: int) -> int:
         entity_id = conn.execute(

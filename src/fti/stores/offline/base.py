@@ -27,8 +27,11 @@ class DataFile:
     """One data file of a table version, with the value range of one column when known."""
 
     path: str
+    """A local path, or a URI on object storage (``s3://bucket/...``)."""
     low: datetime | None = None
     high: datetime | None = None
+    size: int | None = None
+    """Bytes, when the store knows them."""
 
 
 @runtime_checkable
@@ -55,6 +58,11 @@ class OfflineStore(Protocol):
     def files(self, table: str, version: int, time_column: str | None = None) -> list[DataFile]:
         """The Parquet files that make up the table at ``version``; with ``time_column`` (a
         timestamp column), each with bounds its values lie within, when the store knows them."""
+        ...
+
+    def local_paths(self, table: str, files: Sequence[DataFile]) -> list[str]:
+        """Paths on this machine of ``files`` (from :meth:`files`), for readers of local files
+        only (DuckDB): the files themselves, or local copies of files on object storage."""
         ...
 
     def history(self, table: str, limit: int | None = None) -> list[TableCommit]:

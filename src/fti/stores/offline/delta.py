@@ -1,4 +1,11 @@
-"""The offline store on Delta Lake tables (``deltalake``), one folder per table.
+"""The offline store on Delta Lake tables (``deltalake``), one folder or prefix per table.
+
+The root is a local folder or a prefix on object storage (``s3://``, ``gs://``, ``az://``,
+:mod:`fti.stores.locations`). delta-rs reaches object storage with its own client; files
+(training datasets, and copies of data files DuckDB reads) go through Arrow's filesystems. On S3
+every commit is a conditional put, so two writers on two machines never both write one log
+entry; a mode where they could (``AWS_S3_ALLOW_UNSAFE_RENAME``, conditional puts disabled) is
+refused for writes unless allowed by name (ADR 0007).
 
 The Delta version is the commit id. Upserts are Delta MERGEs whose predicate carries the
 source's key and event-time ranges, so only files that can hold a matching row are rewritten.
@@ -13,7 +20,9 @@ delta-rs then reads only the log up to them.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import os
 import shutil
 import threading
 import time
@@ -21,6 +30,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,8 +40,10 @@ import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-from fti.errors import FtiError, NotFoundError, StoreError
+from fti.errors import ConfigError, FtiError, InvalidNameError, NotFoundError, StoreError
+from fti.stores.locations import Location, describe, open_location, storage_error
 from fti.stores.offline.base import DataFile, TableCommit
+from fti.stores.offline.cache import CachedFile, FileCache
 
 _CONFIGURATION: dict[str, str | None] = {"delta.enableChangeDataFeed": "true"}
 # The Delta log keeps timestamp statistics in milliseconds, cut down: a file's true maximum
@@ -40,34 +52,60 @@ _STATS_PRECISION = timedelta(milliseconds=1)
 _RETRIES = 30
 # Commit metadata key of the token that identifies one write in the log.
 _TOKEN = "fti.write_token"
+# Environment settings under which S3 commits are not conditional puts, so two writers could
+# both write one log entry and one of the commits would be lost.
+_UNSAFE_S3_COMMITS = {
+    "AWS_S3_ALLOW_UNSAFE_RENAME": ("true", "1", "yes", "on"),
+    "AWS_CONDITIONAL_PUT": ("disabled",),
+}
 
 
 class DeltaOfflineStore:
-    """Delta Lake tables under a root folder."""
+    """Delta Lake tables under a root: a local folder or a prefix on object storage.
 
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
+    ``cache`` holds the local copies of a remote table's data files that DuckDB reads; it is
+    not used for a local root. ``allow_unsafe_s3_commits`` lets writes go ahead when the
+    environment turns S3's conditional commits off (for a store without them, and one writer).
+    """
+
+    def __init__(
+        self,
+        location: Location | str | Path,
+        *,
+        cache: FileCache | None = None,
+        allow_unsafe_s3_commits: bool = False,
+    ) -> None:
+        self.location = location if isinstance(location, Location) else open_location(location)
+        if not self.location.is_local and cache is None:
+            raise ConfigError(f"the offline store at {self.location} needs a local cache folder")
+        self._cache = cache
+        self._allow_unsafe_s3_commits = allow_unsafe_s3_commits
         # Opening a DeltaTable replays its log; one handle per table, refreshed incrementally,
         # keeps each call proportional to the new commits (61 daily inserts: 1.0 s -> 0.05 s).
         self._latest: dict[str, DeltaTable] = {}
         self._lock = threading.Lock()
+        self._filesystem: Any = None
+
+    def __repr__(self) -> str:
+        return f"DeltaOfflineStore({self.location.display!r})"
 
     def upsert(
         self, table: str, data: pa.Table, keys: Sequence[str], properties: Mapping[str, str]
     ) -> int:
         """Insert ``data``, replacing rows equal on ``keys``; returns the new version."""
-        path = self._path(table)
+        self._check_commit_mode(table)
+        uri = self._uri(table)
         # The token finds the version this write became: delta-rs may commit it above the
         # version it read when another writer got in first.
         token = uuid.uuid4().hex
         custom = {**properties, _TOKEN: token}
         with self._mapped(table):
-            return self._upsert(table, path, data, keys, custom, token)
+            return self._upsert(table, uri, data, keys, custom, token)
 
     def _upsert(
         self,
         table: str,
-        path: Path,
+        uri: str,
         data: pa.Table,
         keys: Sequence[str],
         custom: dict[str, str],
@@ -76,17 +114,19 @@ class DeltaOfflineStore:
         delay = 0.02
         for attempt in range(_RETRIES):
             try:
-                if not DeltaTable.is_deltatable(str(path)):
-                    path.mkdir(parents=True, exist_ok=True)
+                if not DeltaTable.is_deltatable(uri, storage_options=self._options()):
+                    if self.location.is_local:
+                        Path(uri).mkdir(parents=True, exist_ok=True)
                     # No commit retries: a first write that loses the race for version 0 would
                     # otherwise be appended as version 1 without merging on the keys; failing,
                     # it merges into the winner's table on the next attempt.
                     write_deltalake(
-                        str(path),
+                        uri,
                         data,
                         mode="error",
                         configuration=_CONFIGURATION,
                         commit_properties=CommitProperties(custom, max_commit_retries=0),
+                        storage_options=self._options(),
                     )
                 else:
                     (
@@ -144,35 +184,76 @@ class DeltaOfflineStore:
             # which Arrow's I/O threads call back into, and at interpreter exit those threads
             # were killed inside C++ frames ("terminate called without an active exception",
             # exit 134, in 5 % of runs here; 0 of 200 with the native filesystem).
-            native = pafs.SubTreeFileSystem(str(self._path(table)), pafs.LocalFileSystem())
+            native = pafs.SubTreeFileSystem(self._path(table), self._fs())
             return dt.to_pyarrow_dataset(filesystem=native)
 
     def files(self, table: str, version: int, time_column: str | None = None) -> list[DataFile]:
-        """The Parquet files of the table at ``version`` (local paths); with ``time_column``,
-        the bounds of that column in each file from the statistics of the Delta log."""
+        """The Parquet files of the table at ``version`` (local paths, or URIs on object
+        storage: :meth:`local_paths` gives files DuckDB can read); with ``time_column``, the
+        bounds of that column in each file from the statistics of the Delta log."""
+        local = self.location.is_local
         with self._mapped(table):
             dt = self._at(table, version)
             paths = [uri.removeprefix("file://") for uri in dt.file_uris()]
-            if time_column is None:
+            if time_column is None and local:
                 return [DataFile(p) for p in paths]
             actions = pa.table(dt.get_add_actions(flatten=True))
+        names = [PurePosixPath(p).name for p in actions.column("path").to_pylist()]
+        # Remote copies are checked against their size in the log.
+        sizes = dict(zip(names, actions.column("size_bytes").to_pylist(), strict=True))
         low, high = f"min.{time_column}", f"max.{time_column}"
-        if low not in actions.column_names or high not in actions.column_names:
-            return [DataFile(p) for p in paths]
-        bounds = {
-            PurePosixPath(name).name: (lo, None if hi is None else hi + _STATS_PRECISION)
-            for name, lo, hi in zip(
-                actions.column("path").to_pylist(),
-                actions.column(low).to_pylist(),
-                actions.column(high).to_pylist(),
-                strict=True,
-            )
-        }
+        bounds: dict[str, tuple[Any, Any]] = {}
+        if low in actions.column_names and high in actions.column_names:
+            bounds = {
+                name: (lo, None if hi is None else hi + _STATS_PRECISION)
+                for name, lo, hi in zip(
+                    names,
+                    actions.column(low).to_pylist(),
+                    actions.column(high).to_pylist(),
+                    strict=True,
+                )
+            }
         files = []
         for path in paths:
-            lo, hi = bounds.get(Path(path).name, (None, None))
-            files.append(DataFile(path, lo, hi))
+            name = PurePosixPath(path).name
+            lo, hi = bounds.get(name, (None, None))
+            files.append(DataFile(path, lo, hi, None if local else sizes.get(name)))
         return files
+
+    def local_paths(self, table: str, files: Sequence[DataFile]) -> list[str]:
+        """Paths on this machine of ``files`` of ``table`` (from :meth:`files`): the files
+        themselves on a local root; on object storage, copies in the local cache, made once."""
+        if self.location.is_local:
+            return [f.path for f in files]
+        assert self._cache is not None
+        prefix = self._uri(table) + "/"
+        folder = f"{self._cache_folder()}/{table}"
+        sources: dict[str, str] = {}
+        wanted = []
+        for file in files:
+            relative = file.path.removeprefix(prefix)
+            key = f"{folder}/{relative}"
+            sources[key] = self._path(f"{table}/{relative}")
+            wanted.append(CachedFile(key, file.size))
+        filesystem = self._fs()
+
+        def download(key: str, target: Path) -> None:
+            pafs.copy_files(
+                sources[key],
+                str(target),
+                source_filesystem=filesystem,
+                destination_filesystem=pafs.LocalFileSystem(),
+            )
+
+        try:
+            return self._cache.paths(wanted, download)
+        except FileNotFoundError as exc:
+            raise NotFoundError(
+                f"data files of offline table {table} are gone from {self.location} (a vacuum "
+                f"removes the files of old commits): {describe(exc)}"
+            ) from exc
+        except OSError as exc:
+            raise storage_error(self.location, exc, f"offline table {table}") from exc
 
     def history(self, table: str, limit: int | None = None) -> list[TableCommit]:
         """Every version (or the ``limit`` latest), oldest first."""
@@ -217,15 +298,19 @@ class DeltaOfflineStore:
 
     def drop(self, table: str) -> None:
         """Delete the table and its history."""
+        path = self._path(table)
         with self._lock:
             self._latest.pop(table, None)
-        shutil.rmtree(self._path(table), ignore_errors=True)
+        if self.location.is_local:
+            shutil.rmtree(path, ignore_errors=True)
+            return
+        with self._mapped(table), contextlib.suppress(FileNotFoundError):
+            self._fs().delete_dir(path)
 
     def write_file(self, path: str, data: pa.Table) -> None:
-        """Store an immutable snapshot as Parquet at ``path`` (written whole, then renamed)."""
+        """Store an immutable snapshot as Parquet at ``path`` (written whole, then renamed;
+        an object is only visible once whole)."""
         target = self._path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
         # Dictionaries pay off for text (a split column, categories), not for numbers and
         # ids, where pyarrow builds one only to give it up: 1M rows written 30 % faster.
         text = [
@@ -233,36 +318,67 @@ class DeltaOfflineStore:
             for f in data.schema
             if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
         ]
-        pq.write_table(data, partial, use_dictionary=text)
-        partial.replace(target)
+        if self.location.is_local:
+            local = Path(target)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            partial = local.with_name(local.name + ".partial")
+            pq.write_table(data, partial, use_dictionary=text)
+            partial.replace(local)
+            return
+        with self._mapped_file(path):
+            try:
+                pq.write_table(data, target, filesystem=self._fs(), use_dictionary=text)
+            except BaseException:
+                # An upload cut short must not leave a partial snapshot under the name.
+                with contextlib.suppress(OSError):
+                    self._fs().delete_file(target)
+                raise
 
     def read_file(self, path: str) -> pa.Table:
         """Read a snapshot written by :meth:`write_file`; NotFoundError when absent."""
         target = self._path(path)
-        if not target.is_file():
+        if self.location.is_local and not Path(target).is_file():
             raise NotFoundError(f"snapshot {path} does not exist")
-        return pq.read_table(target)
+        with self._mapped_file(path):
+            try:
+                return pq.read_table(target, filesystem=self._fs())
+            except FileNotFoundError as exc:
+                raise NotFoundError(f"snapshot {path} does not exist") from exc
 
     def delete_file(self, path: str) -> None:
         """Remove a snapshot (no error when absent)."""
-        self._path(path).unlink(missing_ok=True)
+        target = self._path(path)
+        if self.location.is_local:
+            Path(target).unlink(missing_ok=True)
+            return
+        with self._mapped_file(path), contextlib.suppress(FileNotFoundError):
+            self._fs().delete_file(target)
 
     def move_file(self, source: str, target: str) -> None:
-        """Give a snapshot a new path (a rename: atomic on one file system)."""
-        destination = self._path(target)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._path(source).replace(destination)
-        except FileNotFoundError as exc:
-            raise NotFoundError(f"snapshot {source} does not exist") from exc
+        """Give a snapshot a new path (a rename: atomic on one file system; on object storage
+        a copy, then the source is deleted)."""
+        origin, destination = self._path(source), self._path(target)
+        if self.location.is_local:
+            Path(destination).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(origin).replace(destination)
+            except FileNotFoundError as exc:
+                raise NotFoundError(f"snapshot {source} does not exist") from exc
+            return
+        with self._mapped_file(source):
+            # An object store answers a copy of a missing key with a generic error.
+            if self._fs().get_file_info(origin).type != pafs.FileType.File:
+                raise NotFoundError(f"snapshot {source} does not exist")
+            self._fs().move(origin, destination)
 
     def _open(self, table: str) -> DeltaTable:
         """The table at its latest version (a cached handle, brought up to date)."""
+        uri = self._uri(table)
         with self._lock:
             dt = self._latest.get(table)
             try:
                 if dt is None:
-                    dt = DeltaTable(str(self._path(table)))
+                    dt = DeltaTable(uri, storage_options=self._options())
                     self._latest[table] = dt
                 else:
                     dt.update_incremental()
@@ -271,9 +387,9 @@ class DeltaOfflineStore:
             except (DeltaError, OSError) as exc:
                 # The table was dropped or replaced behind the cached handle: open it again.
                 self._latest.pop(table, None)
-                if not DeltaTable.is_deltatable(str(self._path(table))):
+                if not DeltaTable.is_deltatable(uri, storage_options=self._options()):
                     raise NotFoundError(f"offline table {table} has no data yet") from exc
-                dt = DeltaTable(str(self._path(table)))
+                dt = DeltaTable(uri, storage_options=self._options())
                 self._latest[table] = dt
             return dt
 
@@ -288,20 +404,40 @@ class DeltaOfflineStore:
                 cached = self._open(table)
         if cached is not None and cached.version() == version:
             return cached
-        path = self._path(table)
+        uri = self._uri(table)
         if isinstance(version, datetime):
-            dt = DeltaTable(str(path))
+            if not self.location.is_local:
+                return self._at(table, self._version_at(table, version))
+            dt = DeltaTable(uri, storage_options=self._options())
             dt.load_as_version(version)
             return dt
         # Checked here: delta-rs does not return when asked for a version far above the
         # latest, and refuses negative ones with an OverflowError.
-        if version < 0 or not (path / "_delta_log" / f"{version:020d}.json").is_file():
+        entry = self._path(f"{table}/_delta_log/{version:020d}.json") if version >= 0 else ""
+        if not entry or self._fs().get_file_info(entry).type != pafs.FileType.File:
             raise NotFoundError(f"offline table {table} has no version {version}")
-        return DeltaTable(str(path), version=version)
+        return DeltaTable(uri, version=version, storage_options=self._options())
+
+    def _version_at(self, table: str, when: datetime) -> int:
+        """The latest version committed at or before ``when``, by the commit times of the log.
+
+        delta-rs goes by the modification times of the log entries, which object stores keep
+        to the second: two commits in one second could not be told apart.
+        """
+        at = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+        milliseconds = int(at.timestamp() * 1000)
+        versions = [
+            int(entry["version"])
+            for entry in self._open(table).history()
+            if int(entry["timestamp"]) <= milliseconds
+        ]
+        if not versions:
+            raise NotFoundError(f"offline table {table} has no version at {when.isoformat()}")
+        return max(versions)
 
     @contextlib.contextmanager
     def _mapped(self, table: str) -> Iterator[None]:
-        """Raise delta-rs and file-system errors on ``table`` as fti errors."""
+        """Raise delta-rs, file-system and object-storage errors on ``table`` as fti errors."""
         try:
             yield
         except FtiError:
@@ -309,36 +445,114 @@ class DeltaOfflineStore:
         except TableNotFoundError as exc:
             raise NotFoundError(f"offline table {table} has no data yet") from exc
         except (DeltaError, OSError, ValueError) as exc:
-            damaged = _damaged_log_entry(self._path(table))
+            local = self.location.is_local
+            error = (
+                StoreError(f"offline table {table} failed: {_first_line(exc)}")
+                if local
+                else storage_error(self.location, exc, f"offline table {table}")
+            )
+            # Credentials that do not work say nothing about the log: no need to read it.
+            damaged = None if isinstance(error, ConfigError) else self._damaged_log_entry(table)
             if damaged is None:
-                raise StoreError(f"offline table {table} failed: {_first_line(exc)}") from exc
+                raise error from exc
+            stem = PurePosixPath(damaged).stem
             earlier = (
-                f"; versions before {int(damaged.stem)} can still be read by version"
-                if damaged.stem.isdigit() and int(damaged.stem) > 0
+                f"; versions before {int(stem)} can still be read by version"
+                if stem.isdigit() and int(stem) > 0
                 else ""
             )
             raise StoreError(
                 f"offline table {table} cannot be read: its Delta log entry {damaged} is "
-                f"damaged ({_first_line(exc)}){earlier}"
+                f"damaged ({_first_line(exc) if local else describe(exc)}){earlier}"
             ) from exc
 
-    def _path(self, table: str) -> Path:
-        relative = PurePosixPath(table)
-        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
-            raise StoreError(f"invalid offline table path {table!r}")
-        return self.root.joinpath(*relative.parts)
-
-
-def _damaged_log_entry(path: Path) -> Path | None:
-    """The newest entry of the table's Delta log that is not JSON lines, if any."""
-    for entry in sorted((path / "_delta_log").glob("*.json"), reverse=True):
+    @contextlib.contextmanager
+    def _mapped_file(self, path: str) -> Iterator[None]:
+        """Raise object-storage errors on the snapshot ``path`` as fti errors."""
         try:
-            for line in entry.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    json.loads(line)
-        except (OSError, ValueError):
-            return entry
-    return None
+            yield
+        except FtiError:
+            raise
+        except OSError as exc:
+            if self.location.is_local:
+                raise StoreError(f"snapshot {path} failed: {_first_line(exc)}") from exc
+            raise storage_error(self.location, exc, f"snapshot {path}") from exc
+
+    def _damaged_log_entry(self, table: str) -> str | None:
+        """The newest entry of the table's Delta log that is not JSON lines, if any (None also
+        when the log cannot be listed: the store is then unreachable, not the log damaged)."""
+        fs = self._fs()
+        log = self._path(f"{table}/_delta_log")
+        try:
+            listed = fs.get_file_info(pafs.FileSelector(log, allow_not_found=True))
+        except OSError:
+            return None
+        entries: list[str] = sorted(
+            (i.path for i in listed if i.path.endswith(".json")), reverse=True
+        )
+        for entry in entries:
+            try:
+                with fs.open_input_stream(entry) as stream:
+                    text = stream.read().decode("utf-8")
+                for line in text.splitlines():
+                    if line.strip():
+                        json.loads(line)
+            except (UnicodeDecodeError, ValueError):
+                return entry
+            except OSError:
+                return None
+        return None
+
+    def _check_commit_mode(self, table: str) -> None:
+        """ConfigError when the environment makes S3 commits unsafe and that is not allowed."""
+        if self.location.scheme != "s3" or self._allow_unsafe_s3_commits:
+            return
+        unsafe = [
+            f"{name}={os.environ[name]}"
+            for name, values in _UNSAFE_S3_COMMITS.items()
+            if os.environ.get(name, "").strip().lower() in values
+        ]
+        if unsafe:
+            raise ConfigError(
+                f"offline table {table} at {self.location}: {', '.join(unsafe)} would let two "
+                "writers overwrite each other's commits; unset it (fti commits with S3 "
+                'conditional writes), or set allow_unsafe_s3_commits = "true" '
+                "(FTI_ALLOW_UNSAFE_S3_COMMITS) if only one process ever writes"
+            )
+
+    def _options(self) -> dict[str, str] | None:
+        """delta-rs' storage options: none locally; on object storage the location's, except
+        that an allowed unsafe commit mode of the environment is left to the environment."""
+        if self.location.is_local:
+            return None
+        options = dict(self.location.storage_options)
+        if self._allow_unsafe_s3_commits:
+            options.pop("conditional_put", None)
+        return options
+
+    def _fs(self) -> Any:
+        """The Arrow filesystem of the root (made once: an S3 client resolves its settings)."""
+        if self._filesystem is None:
+            self._filesystem = self.location.filesystem()
+        return self._filesystem
+
+    def _cache_folder(self) -> str:
+        """The cache folder of this root: one per endpoint and root, so two stores with equal
+        bucket names never share copies."""
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        scope = f"{self.location.display}\n{endpoint if self.location.scheme == 's3' else ''}"
+        return f"{self.location.scheme}-{hashlib.sha256(scope.encode()).hexdigest()[:16]}"
+
+    def _path(self, relative: str) -> str:
+        """The filesystem path of a table or snapshot; InvalidNameError for a path that is
+        empty or could leave the root."""
+        if not relative:
+            raise InvalidNameError("invalid offline store path ''")
+        return self.location.path(relative)
+
+    def _uri(self, table: str) -> str:
+        self._path(table)
+        return self.location.uri(table)
 
 
 def _first_line(exc: BaseException) -> str:
