@@ -142,7 +142,8 @@ class Scheduler:
         finished: list[Run] = []
         now: dt.datetime | None = start
         while now is not None and now < end:
-            for run in self.tick(now, timeline, origin=start - dt.timedelta(microseconds=1)):
+            origin = start - dt.timedelta(microseconds=1)
+            for run in self.tick(now, timeline, origin=origin, catch_up=True):
                 finished.append(run)
                 if on_run is not None:
                     on_run(run)
@@ -168,12 +169,18 @@ class Scheduler:
     # One tick -----------------------------------------------------------------------------
 
     def tick(
-        self, now: dt.datetime, timeline: str = LIVE, *, origin: dt.datetime | None = None
+        self,
+        now: dt.datetime,
+        timeline: str = LIVE,
+        *,
+        origin: dt.datetime | None = None,
+        catch_up: bool = False,
     ) -> list[Run]:
         """Queue what is due at ``now`` and run it; returns the runs that finished.
 
         ``origin`` is the cursor of a pipeline seen for the first time (default ``now``: a new
-        pipeline's first schedule is its next one).
+        pipeline's first schedule is its next one). ``catch_up`` runs every due schedule
+        whatever the misfire policy (a simulation has no downtime: every schedule runs).
         """
         finished: list[Run] = []
         for pipeline in self.pipelines:
@@ -186,7 +193,7 @@ class Scheduler:
             try:
                 # Read again under the lock: another scheduler may have moved it meanwhile.
                 state = self._state(pipeline, timeline)
-                self._queue_schedules(pipeline, state, now, origin or now)
+                self._queue_schedules(pipeline, state, now, origin or now, catch_up)
                 self._queue_triggers(pipeline, state, now)
                 self._save(pipeline, timeline, state)
                 finished += self._run_pending(pipeline, state, timeline, now, lock)
@@ -209,7 +216,12 @@ class Scheduler:
         )
 
     def _queue_schedules(
-        self, pipeline: Pipeline, state: _State, now: dt.datetime, origin: dt.datetime
+        self,
+        pipeline: Pipeline,
+        state: _State,
+        now: dt.datetime,
+        origin: dt.datetime,
+        catch_up: bool,
     ) -> None:
         if pipeline.schedule is None:
             return
@@ -224,7 +236,7 @@ class Scheduler:
         if not due:
             state.cursor = state.cursor or cursor
             return
-        if pipeline.misfire == "skip" and len(due) > 1:
+        if pipeline.misfire == "skip" and not catch_up and len(due) > 1:
             missed, due = len(due) - 1, due[-1:]
         else:
             missed = 0
