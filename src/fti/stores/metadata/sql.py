@@ -93,7 +93,11 @@ class SqlMetadataStore:
         except sa.exc.OperationalError as exc:
             raise StoreError(f"cannot open the metadata store at {_safe(url)}: {exc}") from exc
         # The schema is the migrations' (a store made by an older fti is upgraded, once).
-        migrations.upgrade(self._engine, _safe(url))
+        try:
+            migrations.upgrade(self._engine, _safe(url))
+        except StoreError:
+            self._engine.dispose()
+            raise
 
     def __repr__(self) -> str:
         return f"SqlMetadataStore({_safe(self.url)!r})"
