@@ -63,7 +63,7 @@ def asset(
         from fti.project import connect
 
         scheduled = context.partition_time_window.end if context.has_partition_key else None
-        trigger = {"type": "dagster", "run_id": context.run_id}
+        trigger = {"type": "dagster", "run_id": context.run.run_id}
         if context.has_partition_key:
             trigger["partition"] = context.partition_key
         with connect(home, project) as opened:
