@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
@@ -32,6 +32,34 @@ class DataFile:
     high: datetime | None = None
     size: int | None = None
     """Bytes, when the store knows them."""
+
+
+@dataclass(frozen=True)
+class TableMaintenance:
+    """What maintenance did to one table, or would do (``dry_run``)."""
+
+    version: int
+    """The latest version before maintenance."""
+    files_before: int
+    bytes_before: int
+    files_after: int
+    """Data files of the latest version afterwards (predicted in a dry run)."""
+    bytes_after: int
+    files_compacted: int
+    """Small data files rewritten into larger ones."""
+    files_deleted: int
+    """Files that no kept version needs, deleted by vacuum."""
+    checkpoint: int | None
+    """The version whose state was checkpointed, None when none was written."""
+    log_cleaned: bool
+    """Whether the log cleanup ran (entries older than the log retention go, up to a
+    checkpoint)."""
+    commits: tuple[int, ...]
+    """Versions maintenance committed (they change no rows), oldest first."""
+    dry_run: bool = False
+    notes: tuple[str, ...] = ()
+    """Steps skipped and why (a conflict with a concurrent writer, a pinned version older than
+    the log retention...)."""
 
 
 @runtime_checkable
@@ -92,4 +120,20 @@ class OfflineStore(Protocol):
 
     def move_file(self, source: str, target: str) -> None:
         """Give a snapshot a new path (atomically where the store can)."""
+        ...
+
+    def maintain(
+        self,
+        table: str,
+        keep_versions: Collection[int],
+        retention: timedelta,
+        *,
+        dry_run: bool = False,
+    ) -> TableMaintenance:
+        """Compact small data files, checkpoint the log and delete the files that neither a
+        version in ``keep_versions`` nor any version of the last ``retention`` needs.
+
+        No version's rows change. A step that conflicts with a concurrent writer is skipped
+        (said in ``notes``) and done by the next call. ``dry_run`` changes nothing.
+        """
         ...

@@ -27,7 +27,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -42,7 +42,7 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 
 from fti.errors import ConfigError, FtiError, InvalidNameError, NotFoundError, StoreError
 from fti.stores.locations import Location, describe, open_location, storage_error
-from fti.stores.offline.base import DataFile, TableCommit
+from fti.stores.offline.base import DataFile, TableCommit, TableMaintenance
 from fti.stores.offline.cache import CachedFile, FileCache
 
 _CONFIGURATION: dict[str, str | None] = {"delta.enableChangeDataFeed": "true"}
@@ -553,6 +553,30 @@ class DeltaOfflineStore:
     def _uri(self, table: str) -> str:
         self._path(table)
         return self.location.uri(table)
+
+    # Maintenance ------------------------------------------------------------------------
+
+    def maintain(
+        self,
+        table: str,
+        keep_versions: Collection[int],
+        retention: timedelta,
+        *,
+        dry_run: bool = False,
+    ) -> TableMaintenance:
+        """Compact small data files, vacuum the files that neither a version in
+        ``keep_versions`` nor any version of the last ``retention`` needs, checkpoint the log
+        and clean up its old entries (:mod:`fti.stores.offline.delta_maintenance`)."""
+        from fti.stores.offline import delta_maintenance
+
+        with self._mapped(table):
+            return delta_maintenance.maintain(
+                self._open(table),
+                lambda version: self._at(table, version),
+                keep_versions,
+                retention,
+                dry_run=dry_run,
+            )
 
 
 def _first_line(exc: BaseException) -> str:
