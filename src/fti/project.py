@@ -66,6 +66,7 @@ class Project:
         """Feature groups and feature views."""
         from fti.feature_store.feature_store import FeatureStore
         from fti.feature_store.ingest import InsertLimits
+        from fti.feature_store.maintenance import MaintenancePolicy
         from fti.monitoring.monitors import Monitoring
 
         store = FeatureStore(
@@ -74,6 +75,9 @@ class Project:
             self.online_store,
             self.metadata_store,
             limits=InsertLimits(self.settings.event_time_horizon, self.settings.value_size_limit),
+            maintenance=MaintenancePolicy(
+                self.settings.retention_period, self.settings.maintenance_every
+            ),
         )
         # fv.models() and fv.create_monitor() reach services above the feature store through
         # these hooks, so that feature_store never imports model_registry or monitoring.
@@ -127,6 +131,8 @@ def connect(
     artifacts_url: str | None = None,
     max_event_time_ahead: str | None = None,
     max_value_bytes: str | None = None,
+    time_travel_retention: str | None = None,
+    offline_maintenance_interval: str | None = None,
     cache_dir: str | None = None,
     max_cache_bytes: str | None = None,
     allow_unsafe_s3_commits: str | None = None,
@@ -141,6 +147,9 @@ def connect(
     default ``"1MiB"``) come from the same sources, as do the local cache of files on object
     storage (``cache_dir``, default ``<home>/cache``; ``max_cache_bytes``, default ``"10GiB"``)
     and ``allow_unsafe_s3_commits`` (default ``"false"``).
+    Maintenance of the offline tables keeps every version of ``time_travel_retention``
+    (default ``"7d"``) and runs after every ``offline_maintenance_interval``-th commit of a
+    group (default ``"20"``; ``"0"``: only ``fti maintenance``).
     With ``create=False`` nothing is created: NotFoundError when the home or the project does
     not exist (the message lists the projects there are).
     """
@@ -153,6 +162,8 @@ def connect(
         artifacts_url=artifacts_url,
         max_event_time_ahead=max_event_time_ahead,
         max_value_bytes=max_value_bytes,
+        time_travel_retention=time_travel_retention,
+        offline_maintenance_interval=offline_maintenance_interval,
         cache_dir=cache_dir,
         max_cache_bytes=max_cache_bytes,
         allow_unsafe_s3_commits=allow_unsafe_s3_commits,

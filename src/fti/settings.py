@@ -32,6 +32,8 @@ _ENV_PREFIX = "FTI_"
 DEFAULT_PROJECT = "default"
 DEFAULT_MAX_EVENT_TIME_AHEAD = "1d"
 DEFAULT_MAX_VALUE_BYTES = "1MiB"
+DEFAULT_TIME_TRAVEL_RETENTION = "7d"
+DEFAULT_OFFLINE_MAINTENANCE_INTERVAL = "20"
 DEFAULT_MAX_CACHE_BYTES = "10GiB"
 _DURATION_UNITS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 _DURATION = re.compile(r"(?:\s*\d+(?:\.\d+)?\s*[wdhms])+\s*")
@@ -63,6 +65,12 @@ class Settings:
     """The module declaring the project's pipelines: a file path or a module name."""
     max_event_time_ahead: str = DEFAULT_MAX_EVENT_TIME_AHEAD
     max_value_bytes: str = DEFAULT_MAX_VALUE_BYTES
+    time_travel_retention: str = DEFAULT_TIME_TRAVEL_RETENTION
+    """How long every version of a feature group stays readable (``read(as_of=...)``):
+    maintenance deletes no file a version of this period needs."""
+    offline_maintenance_interval: str = DEFAULT_OFFLINE_MAINTENANCE_INTERVAL
+    """Maintenance of a group's offline table runs after each commit whose id is a multiple
+    of this (``"0"``: only ``fti maintenance``)."""
     cache_dir: str = ""
     """Where local copies of files on object storage go (deleting it is always safe)."""
     max_cache_bytes: str = DEFAULT_MAX_CACHE_BYTES
@@ -79,12 +87,20 @@ class Settings:
     """``max_cache_bytes`` parsed: about the most bytes the local cache holds."""
     unsafe_s3_commits_allowed: bool = field(init=False, repr=False, compare=False)
     """``allow_unsafe_s3_commits`` parsed."""
+    retention_period: timedelta = field(init=False, repr=False, compare=False)
+    """``time_travel_retention`` parsed."""
+    maintenance_every: int = field(init=False, repr=False, compare=False)
+    """``offline_maintenance_interval`` parsed (0: never automatically)."""
 
     def __post_init__(self) -> None:
         # Parsed once, when the settings are made, so a bad value fails before any store opens.
         horizon = parse_duration(self.max_event_time_ahead, "max_event_time_ahead")
         object.__setattr__(self, "event_time_horizon", horizon)
         object.__setattr__(self, "value_size_limit", parse_size(self.max_value_bytes))
+        retention = parse_duration(self.time_travel_retention, "time_travel_retention")
+        object.__setattr__(self, "retention_period", retention)
+        interval = parse_count(self.offline_maintenance_interval, "offline_maintenance_interval")
+        object.__setattr__(self, "maintenance_every", interval)
         limit = parse_size(self.max_cache_bytes, "max_cache_bytes")
         object.__setattr__(self, "cache_size_limit", limit)
         allowed = parse_bool(self.allow_unsafe_s3_commits, "allow_unsafe_s3_commits")
@@ -117,6 +133,8 @@ class Settings:
             "pipelines": "",
             "max_event_time_ahead": DEFAULT_MAX_EVENT_TIME_AHEAD,
             "max_value_bytes": DEFAULT_MAX_VALUE_BYTES,
+            "time_travel_retention": DEFAULT_TIME_TRAVEL_RETENTION,
+            "offline_maintenance_interval": DEFAULT_OFFLINE_MAINTENANCE_INTERVAL,
             "cache_dir": str(root / "cache"),
             "max_cache_bytes": DEFAULT_MAX_CACHE_BYTES,
             "allow_unsafe_s3_commits": "false",
@@ -168,6 +186,14 @@ def parse_bool(text: str, name: str) -> bool:
     if value not in ("true", "false"):
         raise ConfigError(f"{name} = {text!r} is not a boolean: write 'true' or 'false'")
     return value == "true"
+
+
+def parse_count(text: str, name: str) -> int:
+    """A whole number >= 0 such as ``"20"``; ConfigError naming the setting ``name`` otherwise."""
+    value = text.strip() if isinstance(text, str) else ""
+    if not value.isascii() or not value.isdigit():
+        raise ConfigError(f"{name} = {text!r} is not a count: write a whole number, such as '20'")
+    return int(value)
 
 
 def _read_toml(path: Path, allowed: list[str]) -> dict[str, str]:

@@ -197,7 +197,14 @@ class FeatureGroup:
             if self._offline.version(self._offline_table) is None:
                 return from_arrow(self._empty_table(), return_type)
             raise
-        return from_arrow(dataset.to_table(), return_type)
+        try:
+            rows = dataset.to_table()
+        except FileNotFoundError as exc:
+            raise NotFoundError(
+                f"{self!r} as of {as_of}: its data files are gone; maintenance deletes the files "
+                "of commits older than time_travel_retention that no training dataset pins"
+            ) from exc
+        return from_arrow(rows, return_type)
 
     def read_changes(
         self, from_commit: int, to_commit: int | None = None, *, return_type: ReturnType = "pandas"

@@ -17,6 +17,7 @@ from fti.feature_store.feature_group import FeatureGroup
 from fti.feature_store.feature_view import KIND as VIEW_KIND
 from fti.feature_store.feature_view import FeatureView
 from fti.feature_store.ingest import InsertLimits
+from fti.feature_store.maintenance import MaintenancePolicy
 from fti.feature_store.on_demand import OnDemandFeature, check_on_demand_parity
 from fti.feature_store.query import Query
 from fti.feature_store.transform_plan import TransformPlan, sample_frame, synthetic_sample
@@ -39,12 +40,14 @@ class FeatureStore:
         metadata: MetadataStore,
         *,
         limits: InsertLimits,
+        maintenance: MaintenancePolicy | None = None,
     ) -> None:
         self.project = project
         self._offline = offline
         self._online = online
         self._metadata = metadata
         self._limits = limits
+        self._maintenance = maintenance or MaintenancePolicy()
         # Services above the feature store that views expose (fv.models(), fv.create_monitor());
         # Project sets them, so this layer never imports model_registry or monitoring.
         self._models_of_view: Callable[[str, int], list[Any]] | None = None

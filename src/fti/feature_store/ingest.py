@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fti.errors import NaiveTimestampWarning, SchemaError
+from fti.feature_store import maintenance
 from fti.feature_store.on_demand import check_on_demand_parity
 from fti.feature_store.online_codec import encode_keys, encode_values
 from fti.feature_store.statistics import compute_statistics
@@ -125,7 +126,11 @@ def insert(fg: FeatureGroup, data: Any) -> Commit | None:
             )
     if report is not None:
         fg._add_record("validation_report", commit_id, report.to_dict())
-    return fg.commit(commit_id)
+    commit = fg.commit(commit_id)
+    # Every offline_maintenance_interval-th commit compacts the small files inserts leave:
+    # decided from the commit id alone, and never failing the insert (a failure is logged).
+    maintenance.after_insert(fg, commit_id)
+    return commit
 
 
 def add_on_demand(fg: FeatureGroup, table: pa.Table) -> pa.Table:
