@@ -12,6 +12,7 @@ from fti.cli import (
     feature_groups,
     feature_views,
     info,
+    maintenance,
     models,
     monitor,
     pipelines,
@@ -42,6 +43,7 @@ app.add_typer(runs.app, name="runs")
 app.command("run")(pipelines.run)
 app.command("scheduler")(scheduler.scheduler)
 app.command("verify")(verify.verify)
+app.command("maintenance")(maintenance.maintenance)
 app.command("info")(info.info)
 app.command("serve")(serve.serve)
 app.command("demo")(demo.run)
