@@ -313,3 +313,29 @@ def test_concurrent_writers_lose_nothing(connect: Connect) -> None:
     expected = rows(pd.concat([hourly(h) for h in range(batches + 1)], ignore_index=True))
     pd.testing.assert_frame_equal(stored[expected.columns], expected, check_dtype=False)
     assert data_files(fg) == 1
+
+
+def test_maintenance_on_object_storage_keeps_pins_and_deletes_the_rest(
+    tmp_path: Path, s3_url: str
+) -> None:
+    with fti.connect(
+        tmp_path / "home", "p", offline_url=s3_url, time_travel_retention="0s"
+    ) as project:
+        fs = project.feature_store
+        fg = fs.create_feature_group("g", primary_key=["id"], event_time="ts")
+        for hour in range(3):
+            fg.insert(hourly(hour))
+        view = fs.create_feature_view("v", query=fg.select_all())
+        pinned = view.create_training_data()
+        fg.insert(hourly(2, value=-1.0))  # rewrites the file of hour 2: only commit 2 needs it
+        fg.insert(hourly(3))
+
+        done = run(fg)
+
+        assert done.pinned == (2,) and done.table is not None
+        assert (done.table.files_before, done.table.files_after) == (4, 1)
+        assert done.table.files_deleted > 0
+        assert view.verify_training_data(pinned).matches
+        with pytest.raises(NotFoundError, match="data files are gone"):
+            fg.read(as_of=3)
+        assert len(fg.read()) == 4 * KEYS
