@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 import fti
 from fti.cli.main import app
 from fti.model_registry import registry
-from fti.stores.artifacts import LocalArtifactStore, Owner
+from fti.stores.artifacts import Owner
 
 # The child stops inside the save, after its version is allocated and its files are staged,
 # and waits to be killed there.
@@ -124,22 +124,6 @@ def test_cleanup_marks_failed_and_removes_staging_once(tmp_path: Path, home: Pat
         assert project.model_registry.cleanup() == registry.Cleanup([], [])
     assert "Nothing to clean up." in models(home, "cleanup")
     assert "churn" in models(home, "show", "churn") and "failed" in models(home, "list")
-
-
-def test_staging_folders_of_live_processes_stay_until_a_day_old(tmp_path: Path) -> None:
-    store = LocalArtifactStore(tmp_path / "artifacts")
-    fresh, old = store.staging_dir(), store.staging_dir()
-    (old / "model.bin").write_bytes(b"x" * 10)
-    elsewhere = tmp_path / "artifacts" / ".staging" / "1@elsewhere.example_abc"
-    elsewhere.mkdir()
-    two_days_ago = time.time() - 2 * 86_400
-    os.utime(old, (two_days_ago, two_days_ago))
-
-    removed = store.cleanup(timedelta(days=1))
-
-    assert [(Path(r.path), r.bytes) for r in removed] == [(old, 10)]
-    assert removed[0].reason == "older than 1 day, 0:00:00"
-    assert fresh.exists() and elsewhere.exists()
 
 
 def test_a_save_running_over_the_limit_counts_as_stuck(

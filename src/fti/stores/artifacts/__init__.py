@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fti.errors import ConfigError
 from fti.stores.artifacts.base import ArtifactStore, FileEntry, Manifest, Owner, RemovedTree
 from fti.stores.artifacts.local import LocalArtifactStore
+from fti.stores.artifacts.object_store import ObjectArtifactStore
+from fti.stores.locations import open_location
 
 
-def open_artifact_store(url: str | Path) -> ArtifactStore:
-    """Open the artifact store at ``url``: a local path or ``file://`` URL."""
-    text = str(url)
-    if text.startswith("file://"):
-        return LocalArtifactStore(text.removeprefix("file://"))
-    if "://" in text:
-        raise ConfigError(
-            f"unsupported artifacts URL {text!r}: use a local folder path or file:///path "
-            "(object storage is not supported yet)"
-        )
-    return LocalArtifactStore(text)
+def open_artifact_store(url: str | Path, *, staging: Path | None = None) -> ArtifactStore:
+    """Open the artifact store at ``url``: a local path, ``file://`` URL, or an
+    object-storage prefix (``s3://``, ``gs://``, ``az://``, ``abfss://``).
+
+    ``staging``: where an object-storage store stages trees on this machine before it uploads
+    them (default ``<tmp>/fti-staging-<user>``); a local store stages beside its trees.
+    """
+    location = open_location(url)
+    if location.is_local:
+        return LocalArtifactStore(location.root)
+    return ObjectArtifactStore(location, staging)
 
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "FileEntry",
     "LocalArtifactStore",
     "Manifest",
+    "ObjectArtifactStore",
     "Owner",
     "RemovedTree",
     "open_artifact_store",

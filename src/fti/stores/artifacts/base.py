@@ -20,7 +20,7 @@ import json
 import os
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
@@ -30,6 +30,8 @@ from fti.errors import ArtifactIntegrityError, InvalidNameError
 
 MANIFEST_NAME = "MANIFEST.json"
 MANIFEST_FORMAT = 1
+LEFTOVER = "left by a save that did not finish"
+"""Why :meth:`ArtifactStore.cleanup` removed a tree it was given as a leftover."""
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$")
 
 
@@ -169,6 +171,25 @@ def verify_entry(where: str, path: str, entry: FileEntry | None, digest: str, si
         )
 
 
+def parse_manifest(key: str, data: bytes, manifest_sha256: str | None) -> Manifest:
+    """The manifest of ``key`` from its bytes, checked against ``manifest_sha256`` if given."""
+    if manifest_sha256 is not None and hashlib.sha256(data).hexdigest() != manifest_sha256:
+        raise ArtifactIntegrityError(
+            f"artifacts {key}: {MANIFEST_NAME} was changed after the model was saved"
+        )
+    return Manifest.from_bytes(data, f"artifacts {key}")
+
+
+def check_listing(where: str, manifest: Manifest, found: set[str]) -> None:
+    """ArtifactIntegrityError unless the files ``found`` in a tree are those of its manifest."""
+    missing = sorted(set(manifest.files) - found)
+    if missing:
+        raise ArtifactIntegrityError(f"{where}: file(s) missing: {', '.join(missing)}")
+    extra = sorted(found - set(manifest.files))
+    if extra:
+        raise ArtifactIntegrityError(f"{where}: file(s) not in the manifest: {', '.join(extra)}")
+
+
 @runtime_checkable
 class ArtifactStore(Protocol):
     """Trees of files addressed by key, each sealed by a manifest.
@@ -182,9 +203,10 @@ class ArtifactStore(Protocol):
         after this process's :class:`Owner`."""
         ...
 
-    def cleanup(self, older_than: timedelta) -> list[RemovedTree]:
+    def cleanup(self, older_than: timedelta, leftovers: Iterable[str] = ()) -> list[RemovedTree]:
         """Remove staging folders whose owner died (on this host) or older than
-        ``older_than``; returns what was removed."""
+        ``older_than``, and the trees at the keys ``leftovers`` (files of saves that did not
+        finish); returns what was removed."""
         ...
 
     def commit(self, key: str, staged: Path) -> Manifest:

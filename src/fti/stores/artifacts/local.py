@@ -17,33 +17,36 @@ import contextlib
 import hashlib
 import io
 import os
-import re
 import shutil
-import tempfile
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from fti.errors import ArtifactIntegrityError, InvalidArgumentError, InvalidNameError, NotFoundError
+from fti.errors import ArtifactIntegrityError, InvalidNameError
 from fti.stores.artifacts.base import (
+    LEFTOVER,
     MANIFEST_NAME,
     FileEntry,
     Manifest,
-    Owner,
     RemovedTree,
     check_key,
+    check_listing,
     check_path,
     manifest_from,
+    parse_manifest,
     verify_entry,
 )
-
-CHUNK = 1 << 20
-"""Bytes per read while hashing a file (one reused buffer)."""
-
-_STAGING_NAME = re.compile(r"(\d+)@([A-Za-z0-9.-]+)_.+")
+from fti.stores.artifacts.files import (
+    CHUNK,
+    StagingArea,
+    VerifyingReader,
+    hash_file,
+    source_files,
+    tree,
+    tree_size,
+)
 
 
 class LocalArtifactStore:
@@ -51,6 +54,7 @@ class LocalArtifactStore:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser().resolve()
+        self._staging = StagingArea(self.root / ".staging")
 
     def __repr__(self) -> str:
         return f"LocalArtifactStore({str(self.root)!r})"
@@ -60,43 +64,26 @@ class LocalArtifactStore:
     def staging_dir(self) -> Path:
         """A new, empty local directory to write a tree into before :meth:`commit`, named
         after this process's :class:`Owner`."""
-        base = self.root / ".staging"
-        base.mkdir(parents=True, exist_ok=True)
-        owner = Owner.current()
-        return Path(tempfile.mkdtemp(dir=base, prefix=f"{owner.pid}@{owner.host}_"))
+        return self._staging.new()
 
-    def cleanup(self, older_than: timedelta) -> list[RemovedTree]:
+    def cleanup(self, older_than: timedelta, leftovers: Iterable[str] = ()) -> list[RemovedTree]:
         """Remove staging folders whose owner died (on this host) or older than
-        ``older_than``; returns what was removed."""
-        base = self.root / ".staging"
-        if not base.is_dir():
-            return []
-        removed = []
-        for folder in sorted(base.iterdir()):
-            match = _STAGING_NAME.fullmatch(folder.name)
-            owner = Owner(match[2], int(match[1])) if match else None
-            try:
-                age = time.time() - folder.stat().st_mtime
-            except FileNotFoundError:  # its writer committed or discarded it meanwhile
-                continue
-            if owner is not None and owner.alive() is False:
-                reason = f"left by {owner}, which is gone"
-            elif age > older_than.total_seconds():
-                reason = f"older than {older_than}"
-            else:
-                continue
-            size = _tree_size(folder)
-            shutil.rmtree(folder, ignore_errors=True)
-            if not folder.exists():
-                removed.append(RemovedTree(str(folder), size, reason))
+        ``older_than``, and the trees at the keys ``leftovers``; returns what was removed."""
+        removed = self._staging.cleanup(older_than)
+        for key in leftovers:
+            target = self._dir(key)
+            if target.exists():
+                size = tree_size(target)
+                self.delete(key)
+                removed.append(RemovedTree(str(target), size, LEFTOVER))
         return removed
 
     def commit(self, key: str, staged: Path) -> Manifest:
         """Seal ``staged`` with a manifest and move it to ``key`` (replacing what was there)."""
         target = self._dir(key)
-        staged = self._own_staging(staged)
+        staged = self._staging.own(staged)
         try:
-            entries = {rel: FileEntry(*_hash_file(file)) for file, rel in _tree(staged)}
+            entries = {rel: FileEntry(*hash_file(file)) for file, rel in tree(staged)}
             return self._commit(staged, target, entries)
         except BaseException:
             self.discard(staged)
@@ -104,18 +91,12 @@ class LocalArtifactStore:
 
     def discard(self, staged: Path) -> None:
         """Remove a staging directory that will not be committed."""
-        shutil.rmtree(self._own_staging(staged), ignore_errors=True)
+        self._staging.discard(staged)
 
     def put(self, key: str, source: Path) -> Manifest:
         """Copy a file or a directory tree to ``key`` (the source is left as it is)."""
         target = self._dir(key)
-        source = Path(source)
-        if source.is_file():
-            files = [(source, source.name)]
-        elif source.is_dir():
-            files = list(_tree(source))
-        else:
-            raise NotFoundError(f"{source} is neither a file nor a directory")
+        files = source_files(source)
         staged = self.staging_dir()
         try:
             entries: dict[str, FileEntry] = {}
@@ -160,11 +141,7 @@ class LocalArtifactStore:
             raise ArtifactIntegrityError(
                 f"artifacts {key}: {MANIFEST_NAME} is missing (the files were deleted or moved)"
             ) from exc
-        if manifest_sha256 is not None and hashlib.sha256(data).hexdigest() != manifest_sha256:
-            raise ArtifactIntegrityError(
-                f"artifacts {key}: {MANIFEST_NAME} was changed after the model was saved"
-            )
-        return Manifest.from_bytes(data, f"artifacts {key}")
+        return parse_manifest(key, data, manifest_sha256)
 
     def read(self, key: str, path: str, manifest_sha256: str | None = None) -> bytes:
         """The verified content of one file of ``key``."""
@@ -183,23 +160,19 @@ class LocalArtifactStore:
         """A stream over one file of ``key``; reading it to the end verifies it."""
         manifest = self.manifest(key, manifest_sha256)
         file, entry = self._file(key, path, manifest)
-        raw = _VerifyingReader(_open_listed(key, path, file), f"artifacts {key}", path, entry)
+        try:
+            handle = file.open("rb", buffering=0)
+        except FileNotFoundError as exc:
+            raise ArtifactIntegrityError(f"artifacts {key}: {path} is missing") from exc
+        raw = VerifyingReader(handle, f"artifacts {key}", path, entry)
         return io.BufferedReader(raw, CHUNK)
 
     def get(self, key: str, target: Path, manifest_sha256: str | None = None) -> Path:
         """Copy the verified tree of ``key`` (with its manifest) into ``target``; returns it."""
         manifest = self.manifest(key, manifest_sha256)
         folder = self._dir(key)
-        found = {rel for _, rel in _tree(folder, manifest=True)}
         where = f"artifacts {key}"
-        missing = sorted(set(manifest.files) - found)
-        if missing:
-            raise ArtifactIntegrityError(f"{where}: file(s) missing: {', '.join(missing)}")
-        extra = sorted(found - set(manifest.files))
-        if extra:
-            raise ArtifactIntegrityError(
-                f"{where}: file(s) not in the manifest: {', '.join(extra)}"
-            )
+        check_listing(where, manifest, {rel for _, rel in tree(folder, manifest=True)})
         target = Path(target)
         written: list[Path] = []
         try:
@@ -237,12 +210,6 @@ class LocalArtifactStore:
             raise ArtifactIntegrityError(f"artifacts {key}: {path} leads outside its folder")
         return file, entry
 
-    def _own_staging(self, staged: Path) -> Path:
-        staged = Path(staged).resolve()
-        if staged.parent != self.root / ".staging":
-            raise InvalidArgumentError(f"{staged} is not a staging directory of {self.root}")
-        return staged
-
     def _trash(self) -> Path:
         base = self.root / ".trash"
         base.mkdir(parents=True, exist_ok=True)
@@ -260,33 +227,6 @@ class LocalArtifactStore:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _tree(folder: Path, *, manifest: bool = False) -> Iterator[tuple[Path, str]]:
-    """Regular files under ``folder`` with their relative POSIX paths, sorted.
-
-    A top-level MANIFEST.json is skipped when ``manifest`` (a stored tree), refused otherwise.
-    """
-    for directory, subdirs, files in os.walk(folder):
-        subdirs.sort()
-        links = [d for d in subdirs if Path(directory, d).is_symlink()]
-        for name in sorted([*files, *links]):
-            path = Path(directory, name)
-            rel = path.relative_to(folder).as_posix()
-            if path.is_symlink() or not path.is_file():
-                raise InvalidArgumentError(
-                    f"{path} is a symbolic link or a special file: artifacts hold regular files"
-                )
-            if rel == MANIFEST_NAME:
-                if manifest:
-                    continue
-                raise InvalidArgumentError(
-                    f"{path}: fti writes its own {MANIFEST_NAME}; rename this file"
-                )
-            try:
-                yield path, check_path(rel)
-            except InvalidNameError as exc:
-                raise InvalidArgumentError(f"cannot store {path}: {exc}") from exc
-
-
 @contextlib.contextmanager
 def _open_listed(key: str, path: str, file: Path) -> Iterator[Any]:
     try:
@@ -297,60 +237,7 @@ def _open_listed(key: str, path: str, file: Path) -> Iterator[Any]:
         yield handle
 
 
-def _tree_size(folder: Path) -> int:
-    """Bytes of the regular files under ``folder`` (files vanishing meanwhile count 0)."""
-    size = 0
-    for directory, _, files in os.walk(folder):
-        for name in files:
-            with contextlib.suppress(OSError):
-                size += os.lstat(os.path.join(directory, name)).st_size
-    return size
-
-
-def _hash_file(path: Path) -> tuple[str, int]:
-    """sha256 and size of a file."""
-    h = hashlib.sha256()
-    buffer = bytearray(CHUNK)
-    view = memoryview(buffer)
-    size = 0
-    with path.open("rb", buffering=0) as handle:
-        while n := handle.readinto(buffer):
-            h.update(view[:n])
-            size += n
-    return h.hexdigest(), size
-
-
 def _copy_hashed(source: Path, destination: Path) -> tuple[str, int]:
     """Copy a file; returns the sha256 and size of the copy."""
     shutil.copyfile(source, destination)
-    return _hash_file(destination)
-
-
-class _VerifyingReader(io.RawIOBase):
-    """A raw stream that hashes what it returns and checks the manifest at end of file."""
-
-    def __init__(self, handle: Any, where: str, path: str, entry: FileEntry) -> None:
-        self._context = handle
-        self._handle = handle.__enter__()
-        self._where, self._path, self._entry = where, path, entry
-        self._hash = hashlib.sha256()
-        self._seen = 0
-        self._checked = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n: int = self._handle.readinto(buffer)
-        if n:
-            self._hash.update(memoryview(buffer)[:n])
-            self._seen += n
-        elif not self._checked:
-            self._checked = True
-            verify_entry(self._where, self._path, self._entry, self._hash.hexdigest(), self._seen)
-        return n
-
-    def close(self) -> None:
-        if not self.closed:
-            self._context.__exit__(None, None, None)
-        super().close()
+    return hash_file(destination)

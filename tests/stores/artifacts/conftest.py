@@ -1,0 +1,33 @@
+"""The artifact stores the contract suite runs against: a local folder, and a prefix on a real
+S3 API (moto's server on loopback, the ``s3_url`` fixture of tests/conftest.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from artifact_helpers import Raw
+
+from fti.stores.artifacts import ArtifactStore, open_artifact_store
+from fti.stores.locations import open_location
+
+
+@pytest.fixture(params=["local", "s3"])
+def artifacts_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty root: a folder, then a new bucket's prefix."""
+    if request.param == "local":
+        return str(tmp_path / "artifacts")
+    url: str = request.getfixturevalue("s3_url")
+    return url
+
+
+@pytest.fixture
+def store(artifacts_url: str, tmp_path: Path) -> ArtifactStore:
+    """An artifact store of each kind; an object store stages in ``tmp_path/staging``."""
+    return open_artifact_store(artifacts_url, staging=tmp_path / "staging")
+
+
+@pytest.fixture
+def raw(artifacts_url: str) -> Raw:
+    """Direct access to the objects of ``store``'s root."""
+    return Raw(open_location(artifacts_url))
