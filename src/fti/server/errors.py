@@ -44,19 +44,27 @@ class ErrorBody(BaseModel):
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for error statuses, all with :class:`ErrorBody`."""
     return {
-        status: {"model": ErrorBody, "description": _DESCRIPTIONS.get(status, "Error")}
+        status: {"model": ErrorBody, "description": error_description(status)}
         for status in statuses
     }
 
 
 _DESCRIPTIONS = {
     400: "Bad request (the Open Inference Protocol's status for any invalid request)",
-    404: "Unknown model, version, route or entity",
+    401: "No valid API key: missing, unknown, expired or revoked",
+    403: "The key's user lacks the role, project or write access this needs",
+    404: "No such route or object (model, version, entity, user, project, key...)",
     405: "Method not allowed",
+    409: "Conflicts with what exists (e.g. the name is taken)",
     413: "Request body over the server's limit",
     422: "Invalid request: a field, an entry or a value the model cannot take",
-    503: "An online store is unreachable",
+    503: "A store is unreachable",
 }
+
+
+def error_description(status: int) -> str:
+    """What an error status means on fti's servers, for their OpenAPI documents."""
+    return _DESCRIPTIONS.get(status, "Error")
 
 
 def error_body(message: str, code: str, details: Sequence[FieldProblem] = ()) -> dict[str, Any]:
@@ -81,7 +89,9 @@ def install(app: FastAPI) -> None:
         status = exc.http_status if exc.http_status < 500 else 503
         if status == 422:
             status = bad_request_status(request)
-        return JSONResponse(error_body(str(exc), exc.code), status_code=status)
+        # RFC 9110: a 401 names the scheme that would work.
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(error_body(str(exc), exc.code), status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:

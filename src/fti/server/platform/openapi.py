@@ -1,0 +1,77 @@
+"""The platform's OpenAPI document: what each route can answer, derived from its declared access.
+
+Every operation gets, beside its own responses: 401 unless public, 403 when it needs a role or
+admin, 422 when it takes parameters or a body, 413 when it takes a body, 503 (a store is
+unreachable); all with the error body ``{"error", "code"}`` (FastAPI's own 422 shape is
+replaced). Operations that need a key carry the bearer security scheme. Routes added later get
+the same, from the same declaration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from fti.server.errors import ErrorBody, error_description
+from fti.server.platform.access import Access, declared_access
+
+SCHEME = "apiKey"
+_ROLE_OR_ADMIN = frozenset({Access.READ, Access.WRITE, Access.OWNER, Access.ADMIN})
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+_FASTAPI_ERRORS = ("HTTPValidationError", "ValidationError")
+
+
+def error_statuses(access: Access | None, operation: dict[str, Any]) -> list[int]:
+    """The error statuses an operation with ``access`` can answer whatever its code does."""
+    statuses = [503]
+    if access is not Access.PUBLIC:
+        statuses.append(401)
+    if access in _ROLE_OR_ADMIN:
+        statuses.append(403)
+    if "requestBody" in operation:
+        statuses.append(413)
+    if "requestBody" in operation or operation.get("parameters"):
+        statuses.append(422)
+    return sorted(statuses)
+
+
+def document(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document of the platform ``app``."""
+    doc = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = doc.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for name in _FASTAPI_ERRORS:
+        schemas.pop(name, None)
+    error_schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(error_schema.pop("$defs", {}))
+    schemas["ErrorBody"] = error_schema
+    components["securitySchemes"] = {
+        SCHEME: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key (`fti keys create`), as `Authorization: Bearer <key>`",
+        }
+    }
+    for route in iter_route_contexts(app.routes):
+        if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+            continue
+        access = declared_access(route)
+        for method in route.methods or ():
+            operation = doc["paths"][route.path_format][method.lower()]
+            responses = operation["responses"]
+            for status in error_statuses(access, operation):
+                described = responses.get(str(status), {})
+                schema = described.get("content", {}).get("application/json", {}).get("schema")
+                if schema != _ERROR_REF:  # absent, or FastAPI's own 422
+                    responses[str(status)] = {
+                        "description": error_description(status),
+                        "content": {"application/json": {"schema": _ERROR_REF}},
+                    }
+            if access is not Access.PUBLIC:
+                operation["security"] = [{SCHEME: []}]
+    return doc

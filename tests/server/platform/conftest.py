@@ -1,0 +1,22 @@
+"""Fixtures of the platform tests: an app on a fresh metadata database with a team in it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from platform_team import Team, make_team, settings_in
+
+from fti.server.platform.app import create_platform_app
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> Iterator[Team]:
+    """The platform app (auth on) over a fresh SQLite metadata database, with the team."""
+    home = tmp_path / "home"
+    app = create_platform_app(settings_in(home))
+    keys = make_team(app, home)
+    with TestClient(app) as client:
+        yield Team(app, client, keys, home)
