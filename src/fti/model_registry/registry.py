@@ -14,6 +14,13 @@ is *stuck* when its process is gone from this host or it began more than :data:`
 ago: the next save of the model, or :meth:`ModelRegistry.cleanup`, marks it ``failed`` (the
 number stays taken) and removes staging folders of dead processes or older than
 :data:`STAGING_MAX_AGE`.
+
+On object storage a save writes its files one by one (no atomic rename there), so a killed save
+can also leave files under its key, and a save that failed because the store became
+unreachable cannot remove its own: such a version is marked ``failed`` rather than forgotten.
+The same cleanups remove the files of every ``failed`` version, and record
+``files_removed`` once no writer can add more (its process is gone, it gave up itself, or it
+began more than :data:`STAGING_MAX_AGE` ago), so later cleanups skip it.
 """
 
 from __future__ import annotations
@@ -71,7 +78,7 @@ class Cleanup:
     failed: list[UnfinishedVersion]
     """Stuck versions marked ``failed`` (as they were before)."""
     removed: list[RemovedTree]
-    """Staging folders removed."""
+    """Staging folders removed, and files left by failed versions."""
 
 
 class ModelRegistry:
@@ -236,16 +243,16 @@ class ModelRegistry:
         return found
 
     def cleanup(self) -> Cleanup:
-        """Mark stuck saves of every model ``failed`` and remove staging folders left by dead
-        processes or older than :data:`STAGING_MAX_AGE`; returns what was done."""
-        return Cleanup(self._fail_stuck(None), self._artifacts.cleanup(STAGING_MAX_AGE))
+        """Mark stuck saves of every model ``failed``, remove staging folders left by dead
+        processes or older than :data:`STAGING_MAX_AGE` and the files of failed versions;
+        returns what was done."""
+        return self._clean(None)
 
     # Used by Model -----------------------------------------------------------------------
 
     def _save(self, name: str, spec: Mapping[str, Any], obj: Any, unsafe_pickle: bool) -> Entity:
         # What killed saves left behind goes first, so that it cannot pile up.
-        self._fail_stuck(name)
-        self._artifacts.cleanup(STAGING_MAX_AGE)
+        self._clean(name)
         framework = spec.get("framework")
         staged: Path | None = None
         source: Path | None = None
@@ -308,31 +315,49 @@ class ModelRegistry:
                 "bytes": manifest.size,
             }
             return self._metadata.update(KIND, self.project, name, entity.version, body)
-        except BaseException:
-            with contextlib.suppress(Exception):
+        except BaseException as exc:
+            try:
                 self._artifacts.delete(key)
-            if not abandoned:  # a version marked failed keeps its number
+                removed = True
+            except Exception:  # the store is out of reach: its files stay for now
+                removed = False
+            # An abandoned version was marked failed by a cleanup: it keeps its number.
+            if not abandoned:
                 with contextlib.suppress(Exception):
-                    self._metadata.delete(KIND, self.project, name, entity.version)
+                    if removed:
+                        self._metadata.delete(KIND, self.project, name, entity.version)
+                    else:  # a failed version names the files for the cleanups
+                        failure = f"the save failed and left files to remove: {_first(exc)}"
+                        self._metadata.update(
+                            KIND, self.project, name, entity.version, _gave_up(body, failure)
+                        )
             raise
 
-    def _fail_stuck(self, name: str | None) -> list[UnfinishedVersion]:
-        """Mark the stuck ``saving`` versions of ``name`` (or of every model) ``failed``."""
+    def _clean(self, name: str | None) -> Cleanup:
+        """Mark the stuck ``saving`` versions of ``name`` (or of every model) ``failed``, then
+        remove staging folders and the files failed versions may have left."""
         now = datetime.now(UTC)
-        failed = []
+        failed, pending = [], []
         for entity in self._metadata.list(KIND, self.project, name):
-            reason = _stuck_reason(entity, now) if entity.body.get("state") == SAVING else None
-            if reason is None:
-                continue
-            body = {**entity.body, "state": FAILED, "failure": reason}
-            self._metadata.update(KIND, self.project, entity.name, entity.version, body)
-            owner = _owner(entity)
-            if owner is not None and owner.alive() is False:
-                # Its process died after moving the files into place, if it got that far. A
-                # slow save that is still running removes its own files instead.
-                self._artifacts.delete(self._key(entity.name, entity.version))
-            failed.append(_unfinished(entity, stuck=True, note=reason))
-        return failed
+            state = entity.body.get("state")
+            reason = _stuck_reason(entity, now) if state == SAVING else None
+            if reason is not None:
+                body = {**entity.body, "state": FAILED, "failure": reason}
+                self._metadata.update(KIND, self.project, entity.name, entity.version, body)
+                failed.append(_unfinished(entity, stuck=True, note=reason))
+                state = FAILED
+            if state == FAILED and not entity.body.get("files_removed"):
+                pending.append(entity)
+        keys = [self._key(e.name, e.version) for e in pending]
+        removed = self._artifacts.cleanup(STAGING_MAX_AGE, keys)
+        for entity in pending:
+            # A writer that may still run could add files after this removal (a slow save
+            # marked failed removes its own when it notices): try again next time.
+            if _writer_done(entity, now):
+                current = self._metadata.get(KIND, self.project, entity.name, entity.version)
+                body = {**current.body, "files_removed": True}
+                self._metadata.update(KIND, self.project, entity.name, entity.version, body)
+        return Cleanup(failed, removed)
 
     def _reader(self, model: Model) -> Callable[[str], bytes]:
         key, digest = self._stored(model)
@@ -446,6 +471,24 @@ def _stuck_reason(entity: Entity, now: datetime) -> str | None:
     if now - entity.created_at > STUCK_AFTER:
         return f"saving since {entity.created_at:%Y-%m-%d %H:%M:%S} UTC, over {STUCK_AFTER}"
     return None
+
+
+def _writer_done(entity: Entity, now: datetime) -> bool:
+    """Whether no process can still be writing the files of a failed version."""
+    owner = _owner(entity)
+    return owner is None or owner.alive() is False or now - entity.created_at > STAGING_MAX_AGE
+
+
+def _gave_up(body: Mapping[str, Any], failure: str) -> dict[str, Any]:
+    """The body of a version whose own save failed: no process writes it any more."""
+    kept = {k: v for k, v in body.items() if k not in ("owner", "artifact")}
+    return {**kept, "state": FAILED, "failure": failure}
+
+
+def _first(exc: BaseException) -> str:
+    """The first line of an error, for a note."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
 
 
 def _unfinished(entity: Entity, *, stuck: bool, note: str) -> UnfinishedVersion:
