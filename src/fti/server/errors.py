@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
@@ -50,7 +51,8 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _DESCRIPTIONS = {
-    400: "Bad request (the Open Inference Protocol's status for any invalid request)",
+    400: "Bad request: a body that is not UTF-8, or any invalid request on the Open Inference "
+    "Protocol (/v2), whose status this is",
     401: "No valid API key: missing, unknown, expired or revoked",
     403: "The key's user lacks the role, project or write access this needs",
     404: "No such route or object (model, version, entity, user, project, key...)",
@@ -114,7 +116,12 @@ def install(app: FastAPI) -> None:
         if status == 404 and message == phrase:
             message = f"no route {request.method} {request.scope.get('path', '')}"
         code = phrase.lower().replace(" ", "_").replace("-", "_") or "http_error"
-        return JSONResponse(error_body(message, code), status_code=status, headers=exc.headers)
+        headers = exc.headers
+        if status == 405:
+            # Starlette names the methods of the first route of the path only; a path served
+            # by several routes (GET and POST /api/v1/keys) allows all of theirs.
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        return JSONResponse(error_body(message, code), status_code=status, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -124,6 +131,16 @@ def install(app: FastAPI) -> None:
             error_body(f"internal server error: {type(exc).__name__}", "internal_error"),
             status_code=500,
         )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 def _phrase(status: int) -> str:

@@ -1,7 +1,7 @@
 """The platform's OpenAPI document: what each route can answer, derived from its declared access.
 
 Every operation gets, beside its own responses: 401 unless public, 403 when it needs a role or
-admin, 422 when it takes parameters or a body, 413 when it takes a body, 503 (a store is
+admin, 422 when it takes parameters or a body, 400 and 413 when it takes a body, 503 (a store is
 unreachable); all with the error body ``{"error", "code"}`` (FastAPI's own 422 shape is
 replaced). Operations that need a key carry the bearer security scheme. Routes added later get
 the same, from the same declaration.
@@ -32,7 +32,7 @@ def error_statuses(access: Access | None, operation: dict[str, Any]) -> list[int
     if access in _ROLE_OR_ADMIN:
         statuses.append(403)
     if "requestBody" in operation:
-        statuses.append(413)
+        statuses += [400, 413]  # a body that is not UTF-8 (FastAPI's answer); over the limit
     if "requestBody" in operation or operation.get("parameters"):
         statuses.append(422)
     return sorted(statuses)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
 from fti.names import NAME_PATTERN
 from fti.stores.metadata import accounts
@@ -46,8 +46,8 @@ class UserCreate(Strict):
     account."""
 
     name: Name
-    admin: bool = False
-    service: bool = False
+    admin: StrictBool = False
+    service: StrictBool = False
     password: Annotated[
         str | None, Field(min_length=accounts.MIN_PASSWORD, max_length=accounts.MAX_PASSWORD)
     ] = None
@@ -56,7 +56,7 @@ class UserCreate(Strict):
 class UserUpdate(Strict):
     """Changes to a user: admin or not, a new password (null removes it)."""
 
-    admin: bool | None = None
+    admin: StrictBool | None = None
     password: Annotated[
         str | None, Field(min_length=accounts.MIN_PASSWORD, max_length=accounts.MAX_PASSWORD)
     ] = None
@@ -131,7 +131,7 @@ class KeyCreate(Strict):
     user: Name | None = None
     label: Annotated[str, Field(max_length=accounts.MAX_LABEL)] = ""
     project: Name | None = None
-    read_only: bool = False
+    read_only: StrictBool = False
     expires_at: AwareDatetime | None = None
 
 
