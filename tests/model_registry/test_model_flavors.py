@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -235,6 +237,59 @@ def test_a_tampered_or_missing_model_file_is_not_loaded(
     file.unlink()
     with pytest.raises(fti.ArtifactIntegrityError, match="missing"):
         mr.get_model("m").load()
+
+
+class Mkdir:
+    """A pickle that runs ``os.mkdir(path)`` when it is loaded."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return os.mkdir, (str(self.path),)
+
+
+def stored_pickle(local_project: fti.Project) -> Path:
+    return Path(local_project.settings.artifacts_url) / "p" / "models" / "m" / "1" / "model.pkl"
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["code-first", "data-first", "flipped-byte", "truncated", "appended"],
+)
+def test_a_changed_pickle_runs_nothing_and_is_refused(
+    mr: fti.ModelRegistry, local_project: fti.Project, tmp_path: Path, change: str
+) -> None:
+    saved = {"weights": os.urandom(1 << 20), "plain": Plain(1)}
+    model = mr.create_model("m", framework="python").save(saved, unsafe_pickle=True)
+    file = stored_pickle(local_project)
+    marker = tmp_path / "ran"
+    data = file.read_bytes()
+    if change == "code-first":
+        data = pickle.dumps(Mkdir(marker), protocol=5)
+    elif change == "data-first":  # a large value read before the code it would run
+        data = pickle.dumps((os.urandom(1 << 20), Mkdir(marker)), protocol=5)
+    elif change == "flipped-byte":
+        data = data[:-1000] + bytes([data[-1000] ^ 1]) + data[-999:]
+    elif change == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        data = data + pickle.dumps(Mkdir(marker), protocol=5)
+    file.write_bytes(data)
+
+    with pytest.raises(fti.ArtifactIntegrityError, match=r"model\.pkl does not match"):
+        model.load(unsafe_pickle=True)
+    assert not marker.exists()
+
+
+def test_a_pickle_of_values_and_classes_loads_whole(mr: fti.ModelRegistry) -> None:
+    saved = {"head": os.urandom(3 << 20), "plain": Plain(1), "tail": [b"x" * 100, "y"]}
+    model = mr.create_model("m", framework="python").save(saved, unsafe_pickle=True)
+
+    loaded = model.load(unsafe_pickle=True)
+
+    assert loaded["head"] == saved["head"] and loaded["tail"] == saved["tail"]
+    assert loaded["plain"].value == 1
 
 
 def test_import_fti_and_the_registry_load_no_framework(tmp_path: Path) -> None:

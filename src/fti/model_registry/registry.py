@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from fti.errors import InvalidArgumentError, NotFoundError, PromotionError, StoreError
 from fti.model_registry import checks, flavors, promotion
@@ -359,9 +359,9 @@ class ModelRegistry:
                 self._metadata.update(KIND, self.project, entity.name, entity.version, body)
         return Cleanup(failed, removed)
 
-    def _reader(self, model: Model) -> Callable[[str], bytes]:
+    def _reader(self, model: Model) -> flavors.Reader:
         key, digest = self._stored(model)
-        return lambda path: self._artifacts.read(key, path, digest)
+        return _VersionFiles(self._artifacts, key, digest)
 
     def _download(self, model: Model, directory: str | os.PathLike[str] | None) -> Path:
         key, digest = self._stored(model)
@@ -454,6 +454,19 @@ class ModelRegistry:
         if dataset_version is not None:
             check_version(dataset_version, "training dataset version")
         return view, view.training_dataset(dataset_version)
+
+
+class _VersionFiles:
+    """The verified files of one stored version, as flavors read them."""
+
+    def __init__(self, artifacts: ArtifactStore, key: str, digest: str | None) -> None:
+        self._artifacts, self._key, self._digest = artifacts, key, digest
+
+    def __call__(self, path: str) -> bytes:
+        return self._artifacts.read(self._key, path, self._digest)
+
+    def open(self, path: str) -> BinaryIO:
+        return self._artifacts.open(self._key, path, self._digest)
 
 
 def _owner(entity: Entity) -> Owner | None:

@@ -1,23 +1,33 @@
 """What every flavor does: recognize its objects, write them to files, read them back.
 
 A flavor never trusts the stored metadata to name code to run: classes it rebuilds come from
-a fixed list, and loaders read bytes that the artifact store has already verified.
+a fixed list, and loaders read bytes that the artifact store has verified (or, for pickles,
+run nothing from them before it has).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar, Protocol
 
 from fti.dependencies import import_optional
 from fti.errors import InvalidArgumentError
 
-Reader = Callable[[str], bytes]
-"""Returns the verified bytes of one file of the stored model version."""
+
+class Reader(Protocol):
+    """The files of the stored model version, verified against its manifest."""
+
+    def __call__(self, path: str) -> bytes:
+        """The verified bytes of one file."""
+        ...
+
+    def open(self, path: str) -> BinaryIO:
+        """A stream over one file; reading it to the end verifies it (ArtifactIntegrityError)."""
+        ...
 
 
 @dataclass(frozen=True)
