@@ -238,9 +238,11 @@ def _import(source: str) -> Any:
         if not path.is_file():
             raise ConfigError(f"pipelines module {source} does not exist")
         resolved = path.resolve()
+        for loaded in list(sys.modules.values()):
+            # A module imported already (e.g. by the demo) is reused, not run a second time.
+            if getattr(loaded, "__file__", None) and Path(loaded.__file__).resolve() == resolved:
+                return loaded
         module_name = f"fti_pipelines_{abs(hash(str(resolved)))}"
-        if module_name in sys.modules:
-            return sys.modules[module_name]
         spec = importlib.util.spec_from_file_location(module_name, resolved)
         if spec is None or spec.loader is None:
             raise ConfigError(f"cannot import {source}")
