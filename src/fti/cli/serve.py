@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import socket
-import threading
-import time
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from fti import clock
-from fti.cli.context import console, errors, open_project
+from fti.cli.context import open_project
+from fti.cli.http_serving import check_auth, fail, is_loopback, listen, serve_until_stopped
 from fti.dependencies import import_optional
 from fti.errors import FtiError
 from fti.inference.model_ref import ModelRef
@@ -38,6 +34,16 @@ def serve(
             "expiry is decided against it. Sets FTI_NOW for the server and its workers."
         ),
     ] = None,
+    auth: Annotated[
+        bool | None,
+        typer.Option(
+            "--auth/--no-auth",
+            help="Require an API key of a member of the project (`fti keys create`) on every "
+            "route but the health checks. Default: on, except on a loopback address; off "
+            "is refused on any other address.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve predictions over HTTP (v1 predict by key, Open Inference Protocol, /metrics).
 
@@ -51,13 +57,18 @@ def serve(
             os.environ[clock.ENV] = now
             clock.now()  # refuses a time it cannot read, now rather than at the first request
     except FtiError as exc:
-        _fail(str(exc))
-    listener = _listen(host, port)
+        fail(str(exc))
+    keys = not is_loopback(host) if auth is None else auth
+    check_auth(host, keys)
+    listener = listen(host, port)
     with open_project(ctx) as project:
         if workers == 1:
             from fti.server import create_app
 
-            app = create_app(project, refs, allow_missing=allow_missing)
+            try:
+                app = create_app(project, refs, allow_missing=allow_missing, auth=keys)
+            except FtiError as exc:
+                fail(str(exc))
             config = uvicorn.Config(app, log_level="warning")
         else:
             # Each worker loads the models itself; loading them here first turns a model
@@ -73,6 +84,7 @@ def serve(
                     "project": project.name,
                     "models": refs,
                     "allow_missing": allow_missing,
+                    "auth": keys,
                 }
             )
             config = uvicorn.Config(
@@ -81,67 +93,13 @@ def serve(
                 workers=workers,
                 log_level="warning",
             )
-        stop = threading.Event()
-        announce = f"Serving {', '.join(refs)} on http://{host}:{port} ({workers} worker(s))"
-        threading.Thread(
-            target=_announce_when_ready, args=(host, port, announce, stop), daemon=True
-        ).start()
-        try:
-            _run(uvicorn, config, listener, workers)
-        finally:
-            stop.set()
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` (as uvicorn binds it); a clear error if it cannot be."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family=family, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listener.bind((host, port))
-    except (OSError, OverflowError) as exc:
-        listener.close()
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        _fail(f"cannot listen on {host}:{port}: {reason}")
-    listener.set_inheritable(True)
-    return listener
-
-
-def _run(uvicorn: Any, config: Any, listener: socket.socket, workers: int) -> None:
-    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler
-    # it found: with the default one the process would die with 143 after a clean shutdown.
-    # Orchestrators stop servers with SIGTERM and read a clean stop as exit code 0.
-    signal.signal(signal.SIGTERM, lambda *_: None)
-    if workers > 1:
-        from uvicorn.supervisors import Multiprocess
-
-        Multiprocess(config, sockets=[listener]).run()
-        return
-    server = uvicorn.Server(config)
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn raises the signal again on exit
-        server.run(sockets=[listener])
-    if not server.started:
-        _fail("the server did not start (see the log above)")
-
-
-def _announce_when_ready(host: str, port: int, message: str, stop: threading.Event) -> None:
-    """Print ``message`` once the server answers its readiness route."""
-    import urllib.error  # here: `fti --help` need not load the HTTP client
-    import urllib.request
-
-    probe = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-    url = f"http://[{probe}]:{port}" if ":" in probe else f"http://{probe}:{port}"
-    while not stop.is_set():
-        try:
-            with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=1) as answer:
-                if answer.status == 200:
-                    console.print(message)
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.05)
-
-
-def _fail(message: str) -> None:
-    errors.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(2)
+        with_keys = "API keys required" if keys else "no API keys"
+        serve_until_stopped(
+            uvicorn,
+            config,
+            listener,
+            workers,
+            ready_path="/v2/health/ready",
+            announce=f"Serving {', '.join(refs)} on http://{host}:{port} ({workers} worker(s), "
+            f"{with_keys})",
+        )

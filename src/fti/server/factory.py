@@ -17,4 +17,9 @@ def from_environment() -> FastAPI:
     """The app described by ``$FTI_SERVE_CONFIG`` (JSON written by ``fti serve``)."""
     config = json.loads(os.environ[ENV])
     project = connect(config["home"], config["project"] or None)
-    return create_app(project, config["models"], allow_missing=config.get("allow_missing", False))
+    return create_app(
+        project,
+        config["models"],
+        allow_missing=config.get("allow_missing", False),
+        auth=config.get("auth", False),
+    )

@@ -88,7 +88,7 @@ class Requirement:
         if self.access is Access.PUBLIC:
             return None
         authenticator: Authenticator = request.app.state.authenticator
-        principal = authenticator.authenticate(_token(request))
+        principal = authenticator.authenticate(bearer_token(request))
         request.state.principal = principal
         check(authenticator, principal, self.access, request.path_params.get("project"))
         return principal
@@ -136,7 +136,8 @@ def declared_access(route: Any) -> Access | None:
     return None
 
 
-def _token(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
+    """The API key of ``request``: ``Authorization: Bearer <key>``, else ``X-API-Key``."""
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, value = header.partition(" ")

@@ -15,13 +15,17 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from fti.server.errors import ErrorBody, error_description
+from fti.server.openapi import (
+    BEARER,
+    ERROR_REF,
+    FASTAPI_ERRORS,
+    SCHEME,
+    add_error_schema,
+    error_response,
+)
 from fti.server.platform.access import Access, declared_access
 
-SCHEME = "apiKey"
 _ROLE_OR_ADMIN = frozenset({Access.READ, Access.WRITE, Access.OWNER, Access.ADMIN})
-_ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
-_FASTAPI_ERRORS = ("HTTPValidationError", "ValidationError")
 
 
 def error_statuses(access: Access | None, operation: dict[str, Any]) -> list[int]:
@@ -45,18 +49,10 @@ def document(app: FastAPI) -> dict[str, Any]:
     )
     components = doc.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    for name in _FASTAPI_ERRORS:
+    for name in FASTAPI_ERRORS:
         schemas.pop(name, None)
-    error_schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
-    schemas.update(error_schema.pop("$defs", {}))
-    schemas["ErrorBody"] = error_schema
-    components["securitySchemes"] = {
-        SCHEME: {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "An API key (`fti keys create`), as `Authorization: Bearer <key>`",
-        }
-    }
+    add_error_schema(schemas)
+    components["securitySchemes"] = {SCHEME: BEARER}
     for route in iter_route_contexts(app.routes):
         if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
             continue
@@ -67,11 +63,8 @@ def document(app: FastAPI) -> dict[str, Any]:
             for status in error_statuses(access, operation):
                 described = responses.get(str(status), {})
                 schema = described.get("content", {}).get("application/json", {}).get("schema")
-                if schema != _ERROR_REF:  # absent, or FastAPI's own 422
-                    responses[str(status)] = {
-                        "description": error_description(status),
-                        "content": {"application/json": {"schema": _ERROR_REF}},
-                    }
+                if schema != ERROR_REF:  # absent, or FastAPI's own 422
+                    responses[str(status)] = error_response(status)
             if access is not Access.PUBLIC:
                 operation["security"] = [{SCHEME: []}]
     return doc
