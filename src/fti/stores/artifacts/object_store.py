@@ -50,8 +50,11 @@ from fti.stores.artifacts.base import (
 from fti.stores.artifacts.files import StagingArea, VerifyingReader, source_files, tree
 from fti.stores.locations import Location, storage_error
 
-TRANSFER_CHUNK = 16 << 20
-"""Bytes per upload write and per ranged GET of a download: few requests, bounded memory."""
+UPLOAD_CHUNK = 16 << 20
+"""Bytes read from a local file per write to an upload (Arrow sends them as parts)."""
+DOWNLOAD_CHUNK = 256 << 20
+"""Bytes per ranged GET of a download or a stream: a file up to this size takes one GET. Each
+GET costs a round trip (and on some S3-compatible servers a pass over the whole object)."""
 
 
 class ObjectArtifactStore:
@@ -157,7 +160,8 @@ class ObjectArtifactStore:
             handle = self._open_file(key, path)
         errors = lambda exc: self._failure(f"reading artifacts {key}/{path}", exc)  # noqa: E731
         raw = VerifyingReader(handle, f"artifacts {key}", path, entry, errors)
-        return io.BufferedReader(raw, TRANSFER_CHUNK)
+        # A buffer of the file's size: the first read fetches it whole, in one GET.
+        return io.BufferedReader(raw, max(1, min(entry.size, DOWNLOAD_CHUNK)))
 
     def get(self, key: str, target: Path, manifest_sha256: str | None = None) -> Path:
         """Download the verified tree of ``key`` (with its manifest) into ``target``."""
@@ -207,7 +211,7 @@ class ObjectArtifactStore:
         size = 0
         with file.open("rb", buffering=0) as source, self._fs.open_output_stream(path) as out:
             # A new bytes object per chunk: Arrow may keep a reference while uploading it.
-            while chunk := source.read(TRANSFER_CHUNK):
+            while chunk := source.read(UPLOAD_CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
                 size += len(chunk)
@@ -222,10 +226,11 @@ class ObjectArtifactStore:
             self._open_file(key, rel) as handle,
             destination.open("wb") as out,
         ):
-            while chunk := handle.read(TRANSFER_CHUNK):
+            # Arrow's own buffers, written out without a copy into Python bytes first.
+            while chunk := handle.read_buffer(DOWNLOAD_CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
-                size += len(chunk)
+                size += chunk.size
         return digest.hexdigest(), size
 
     def _open_file(self, key: str, rel: str) -> Any:
