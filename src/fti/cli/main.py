@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 
 from fti.cli import (
+    admin,
     demo,
     feature_groups,
     feature_views,
     info,
+    keys,
     maintenance,
     models,
     monitor,
@@ -20,6 +22,7 @@ from fti.cli import (
     runs,
     scheduler,
     serve,
+    server,
     training_data,
     verify,
 )
@@ -46,6 +49,9 @@ app.command("verify")(verify.verify)
 app.command("maintenance")(maintenance.maintenance)
 app.command("info")(info.info)
 app.command("serve")(serve.serve)
+app.command("server")(server.server)
+app.add_typer(admin.app, name="admin")
+app.add_typer(keys.app, name="keys")
 app.command("demo")(demo.run)
 
 
