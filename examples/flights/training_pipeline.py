@@ -21,6 +21,7 @@ on the same rows.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import inspect
 import sys
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import feature_view as flight_view
 
 import fti
+from fti.pipelines.champion import challenge
 
 console = Console()
 
@@ -85,10 +87,22 @@ class Evaluation:
         return named
 
 
-def main(project: fti.Project) -> fti.Model:
-    """Train, evaluate, register and maybe promote the flights model; returns the new version."""
+def main(
+    project: fti.Project,
+    *,
+    validation_start: dt.datetime = flight_view.VALIDATION_START,
+    test_start: dt.datetime = flight_view.TEST_START,
+    end_time: dt.datetime | None = None,
+    margin: float | None = None,
+) -> fti.Model:
+    """Train, evaluate, register and maybe promote the flights model; returns the new version.
+
+    The split is train before ``validation_start``, validation, then test from ``test_start``
+    (to ``end_time``). With ``margin``, the model takes the alias through champion/challenger
+    (``fti.pipelines.champion.challenge``: better by ``margin`` on the same held-out rows).
+    """
     fv = flight_view.feature_view(project.feature_store)
-    version = training_dataset_version(fv)
+    version = training_dataset_version(fv, validation_start, test_start, end_time)
     x_train, x_val, x_test, y_train, y_val, y_test = fv.get_train_validation_test_split(version)
     console.print(
         f"Training dataset {version} of {fv.name!r} v{fv.version}: train {len(x_train):,}, "
@@ -97,7 +111,8 @@ def main(project: fti.Project) -> fti.Model:
     pipeline, best_iteration = train(x_train, y_train, x_val, y_val)
     base_rate = float(np.mean(y_train))
     if len(x_test):
-        split, x_eval, y_eval, note = "test", x_test, y_test, "test split: Nov-Dec"
+        split, x_eval, y_eval = "test", x_test, y_test
+        note = f"test split: from {test_start:%Y-%m-%d %H:%M} UTC"
     else:
         split, x_eval, y_eval = "validation", x_val, y_val
         note = (
@@ -124,26 +139,53 @@ def main(project: fti.Project) -> fti.Model:
         input_example=x_train.head(5),
     ).save(pipeline)
     console.print(f"Registered {model.name!r} version {model.version}")
-    promote(project, model, fv, evaluation, x_eval, y_eval)
+    if margin is None:
+        promote(project, model, fv, evaluation, x_eval, y_eval)
+    else:
+        decision = challenge(model, ALIAS, x_eval, y_eval, metric="roc_auc", margin=margin)
+        console.print(decision.summary)
     return model
 
 
-def training_dataset_version(fv: fti.FeatureView) -> int:
-    """The latest training dataset with the demo's time split over the groups' latest commits;
+def training_dataset_version(
+    fv: fti.FeatureView,
+    validation_start: dt.datetime = flight_view.VALIDATION_START,
+    test_start: dt.datetime = flight_view.TEST_START,
+    end_time: dt.datetime | None = None,
+) -> int:
+    """The latest training dataset with this time split over the groups' latest commits;
     a new one when the data has moved on since (e.g. Nov-Dec arrived: the test split fills)."""
     latest = {f"{s.group.name}_v{s.group.version}": _last_commit(s.group) for s in fv.query.steps}
     for dataset in reversed(fv.training_datasets()):
         rule = dataset.split
-        if dataset.versions == latest and (rule.kind, rule.validation_start, rule.test_start) == (
-            "time",
-            flight_view.VALIDATION_START,
-            flight_view.TEST_START,
+        if (
+            dataset.end_time == end_time
+            and dataset.versions == latest
+            and (
+                rule.kind,
+                rule.validation_start,
+                rule.test_start,
+            )
+            == (
+                "time",
+                validation_start,
+                test_start,
+            )
         ):
             return int(dataset.version)
+    standard = (validation_start, test_start, end_time) == (
+        flight_view.VALIDATION_START,
+        flight_view.TEST_START,
+        None,
+    )
     fv.train_validation_test_split(
-        validation_start=flight_view.VALIDATION_START,
-        test_start=flight_view.TEST_START,
-        description=SPLIT_DESCRIPTION,
+        validation_start=validation_start,
+        test_start=test_start,
+        end_time=end_time,
+        description=SPLIT_DESCRIPTION
+        if standard
+        else f"train to {validation_start:%Y-%m-%d}, validation to {test_start:%Y-%m-%d}, "
+        f"test to {end_time or 'the latest rows'}",
     )
     return int(fv.training_dataset().version)
 

@@ -51,3 +51,21 @@ def test_backfill_training_and_a_live_day_score_in_the_documented_band(tmp_path:
         # One day's AUC is noisy (the demo's daily ones range 0.52-0.80): better than chance.
         auc = batch_inference.daily_roc_auc(predictions, flights)
         assert auc is not None and 0.5 < auc < 0.85
+
+
+def test_the_demo_pipelines_are_declared_for_the_scheduler() -> None:
+    from fti.pipelines import load_pipelines
+
+    module = Path(__file__).resolve().parents[2] / "examples" / "flights" / "pipelines.py"
+    declared = load_pipelines(str(module))
+
+    assert {name: (p.kind, p.schedule) for name, p in declared.items()} == {
+        "flight_features": ("feature", "0 5 * * *"),
+        "flight_predictions": ("inference", "10 5 * * *"),
+        "flight_monitoring": ("monitoring", "20 5 * * *"),
+        "flight_training": ("training", None),
+    }
+    assert [t.key for t in declared["flight_training"].triggers] == [
+        "monitor:flight_delays_quality",
+        "labels:flight_delays",
+    ]
