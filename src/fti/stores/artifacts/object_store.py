@@ -147,7 +147,7 @@ class ObjectArtifactStore:
             size = handle.size()
             if size != entry.size:
                 verify_entry(where, path, entry, "?" * 64, size)
-            # One GET, hashed as received: the bytes returned are the bytes verified.
+            # One GET, then the hash of what it returned: the bytes returned are the bytes verified.
             data: bytes = handle.read()
         verify_entry(where, path, entry, hashlib.sha256(data).hexdigest(), len(data))
         return data
