@@ -3,7 +3,6 @@ real PostgreSQL server where locks and runs must behave the same ("Shared storag
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,10 +10,6 @@ from pathlib import Path
 import pytest
 
 import fti
-from fti.pipelines.recorder import Timing
-
-FAST = Timing(heartbeat_every=dt.timedelta(milliseconds=50), lock_ttl=dt.timedelta(seconds=2))
-"""Heartbeats and lock expiry short enough for tests to see them."""
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -18,12 +18,14 @@ import pandas as pd
 import pytest
 
 import fti
-from conftest import FAST
 from fti.errors import InvalidArgumentError
 from fti.pipelines import Runs
+from fti.pipelines.recorder import Timing
 from fti.pipelines.scheduler import Scheduler
 from fti.pipelines.triggers import on_monitor, on_new_labels
 
+FAST = Timing(heartbeat_every=dt.timedelta(milliseconds=50), lock_ttl=dt.timedelta(seconds=2))
+"""Heartbeats and lock expiry short enough for tests to see them."""
 START = dt.datetime(2013, 11, 1, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
 
@@ -156,6 +158,7 @@ WORKER = """
 import datetime as dt, sys
 import fti
 from fti.pipelines import load_pipelines
+from fti.pipelines.recorder import Timing
 from fti.pipelines.recorder import Timing
 from fti.pipelines.scheduler import Scheduler
 
