@@ -240,7 +240,8 @@ def _import(source: str) -> Any:
         resolved = path.resolve()
         for loaded in list(sys.modules.values()):
             # A module imported already (e.g. by the demo) is reused, not run a second time.
-            if getattr(loaded, "__file__", None) and Path(loaded.__file__).resolve() == resolved:
+            file = getattr(loaded, "__file__", None)
+            if file is not None and Path(file).resolve() == resolved:
                 return loaded
         module_name = f"fti_pipelines_{abs(hash(str(resolved)))}"
         spec = importlib.util.spec_from_file_location(module_name, resolved)
