@@ -156,13 +156,40 @@ def test_verify_says_why_when_pinned_files_were_vacuumed(connect: Connect) -> No
     assert "vacuum may have removed the files of the pinned Delta versions" in check.reason
 
 
+def test_the_log_keeps_the_retention_and_what_pins_need(connect: Connect) -> None:
+    fs = connect(retention="0s").feature_store
+    unpinned = fs.create_feature_group("unpinned", primary_key=["id"], event_time="ts")
+    pinned = fs.create_feature_group("pinned", primary_key=["id"], event_time="ts")
+    for hour in range(4):
+        unpinned.insert(hourly(hour))
+        pinned.insert(hourly(hour))
+    view = fs.create_feature_view("v", query=pinned.select_all())
+    dataset = view.create_training_data()  # pins commit 3 of "pinned"
+
+    free, held = run(unpinned), run(pinned)
+
+    # Without pins, log entries older than the retention go, up to the new checkpoint.
+    assert free.table is not None and free.table.log_retention == dt.timedelta(0)
+    assert [c.id for c in unpinned.commits()] == [free.table.checkpoint]
+    with pytest.raises(NotFoundError, match="has no version 1"):
+        unpinned.read(as_of=1)
+    # A pin keeps the log back to its commit (in whole days), so that commit still loads.
+    assert held.table is not None and held.table.log_retention == dt.timedelta(days=1)
+    assert [c.id for c in pinned.commits()][:4] == [0, 1, 2, 3]
+    assert view.verify_training_data(dataset).matches
+    for fg in (unpinned, pinned):
+        fg.insert(hourly(4))
+        assert len(fg.read()) == 5 * KEYS
+
+
 def test_retention_keeps_every_version_readable_by_id_and_time(connect: Connect) -> None:
     fs = connect(retention="7d").feature_store
     fg = fs.create_feature_group("g", primary_key=["id"], event_time="ts")
+    times = {}
     for hour in range(5):
         fg.insert(hourly(hour))
+        times[hour] = dt.datetime.now(dt.UTC)  # after commit `hour`, before the next one
     before = {v: rows(fg.read(as_of=v)) for v in range(5)}
-    times = {c.id: c.time for c in fg.commits()}
 
     done = run(fg)
 
@@ -189,6 +216,8 @@ def test_a_retention_beyond_the_delta_defaults_is_set_on_the_table(connect: Conn
     assert configuration["delta.deletedFileRetentionDuration"] == wanted
     assert configuration["delta.logRetentionDuration"] == wanted
     assert configuration["delta.enableChangeDataFeed"] == "true"
+    # delta-rs' automatic checkpoints would otherwise clean the log up by themselves.
+    assert configuration["delta.enableExpiredLogCleanup"] == "false"
     latest = fg._offline.version(fg._offline_table)
     assert len(fg.read_changes(0, latest)) == 4 * KEYS
     assert fg._online.watermark(fg._online_table) == latest

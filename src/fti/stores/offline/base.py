@@ -51,9 +51,8 @@ class TableMaintenance:
     """Files that no kept version needs, deleted by vacuum."""
     checkpoint: int | None
     """The version whose state was checkpointed, None when none was written."""
-    log_cleaned: bool
-    """Whether the log cleanup ran (entries older than the log retention go, up to a
-    checkpoint)."""
+    log_retention: timedelta
+    """How long log entries stay: the retention, or longer to keep a pinned version loadable."""
     commits: tuple[int, ...]
     """Versions maintenance committed (they change no rows), oldest first."""
     dry_run: bool = False

@@ -15,20 +15,25 @@ Vacuum then deletes a file only when no kept version needs it: any version commi
    checkpoint dropped), only once they are :data:`UNREFERENCED_AGE` old: a write in progress
    has files that no commit references yet, and deleting them would break its commit.
 
-Checkpoints keep a tombstone for ``delta.deletedFileRetentionDuration`` (a week by default)
-and the log cleanup keeps entries for ``delta.logRetentionDuration`` (30 days): both table
-properties are raised to ``retention`` when shorter, or a pass-2 vacuum could delete a file
-that a version within the retention needs, and the cleanup the log entry of such a version.
-The log cleanup (delta-rs ``cleanup_metadata``, up to the last checkpoint older than the log
-retention) is also skipped while a kept version is older than the log retention: its log
-entries must stay for it to load.
+Three table properties make the log keep what those versions need (set by the first run):
+
+- ``delta.deletedFileRetentionDuration`` (a week by default) at least ``retention``:
+  checkpoints drop older tombstones, after which pass 2 could delete a file a version within
+  a longer retention still needs;
+- ``delta.logRetentionDuration`` (30 days by default) is ``retention``, or back to the commit
+  of the oldest kept version, rounded up to whole days: the log cleanup (delta-rs
+  ``cleanup_metadata``, which deletes entries older than this up to a checkpoint) must leave
+  a kept version's entries, or it can no longer be loaded;
+- ``delta.enableExpiredLogCleanup`` false: delta-rs otherwise cleans the log by the table's
+  log retention whenever a commit writes its automatic checkpoint (every 100 commits), which
+  would delete the entries of a version pinned longer ago, between two maintenance runs.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -46,12 +51,14 @@ UNREFERENCED_AGE = timedelta(days=1)
 """How old a file no commit references must be before vacuum deletes it."""
 _TOMBSTONES = "delta.deletedFileRetentionDuration"
 _LOG = "delta.logRetentionDuration"
+_LOG_CLEANUP = "delta.enableExpiredLogCleanup"
 _TARGET = "delta.targetFileSize"
 # delta-rs' defaults when a table does not set them.
 _DEFAULTS = {_TOMBSTONES: timedelta(weeks=1), _LOG: timedelta(days=30)}
 _DEFAULT_TARGET = 100 * 2**20
-# The log cleanup compares the modification times of log entries, the check below commit
-# timestamps: the margin covers the clocks of the writers and of the storage.
+# The log cleanup compares the modification times of log entries with the log retention, and
+# the kept versions' ages come from commit timestamps: the margin covers the clocks of the
+# writers and of the storage.
 _CLOCK_MARGIN = timedelta(hours=1)
 _INTERVAL = re.compile(
     r"\s*(?:interval\s+)?(\d+)\s*(nanosecond|microsecond|millisecond|second|minute|hour|day|week)"
@@ -90,8 +97,10 @@ def maintain(
         compacting = small if small > 1 else 0
         # Compaction packs the small files into files of about the target size.
         written = math.ceil(small_bytes / _target_size(dt)) if compacting else 0
-        if _retention_properties(dt, retention):
-            notes.append(f"would raise {_TOMBSTONES} and {_LOG} to the retention")
+        changed = _properties(dt, retention, oldest)
+        if changed:
+            settings = ", ".join(f"{k} = {v!r}" for k, v in changed.items())
+            notes.append(f"would set {settings}")
         return TableMaintenance(
             version=version,
             files_before=files_before,
@@ -101,14 +110,14 @@ def maintain(
             files_compacted=compacting,
             files_deleted=deleted,
             checkpoint=None,
-            log_cleaned=False,
+            log_retention=_log_retention(retention, oldest),
             commits=(),
             dry_run=True,
             notes=tuple(notes),
         )
-    raised = _retention_properties(dt, retention)
-    if raised:
-        dt.alter.set_table_properties(raised, commit_properties=_tag("retention"))
+    changed = _properties(dt, retention, oldest)
+    if changed:
+        dt.alter.set_table_properties(changed, commit_properties=_tag("retention"))
     compacted = 0
     if small > 1:
         try:
@@ -123,7 +132,10 @@ def maintain(
     deleted = _vacuum(dt, kept, hours, dry_run=False, notes=notes)
     dt.create_checkpoint()
     checkpoint = dt.version()
-    log_cleaned = _cleanup_log(dt, oldest, notes)
+    # Read before the cleanup, which may delete their entries (a retention of seconds).
+    commits = _maintenance_commits(dt, version)
+    # Entries older than the log retention the properties set, up to a checkpoint.
+    dt.cleanup_metadata()
     files_after, bytes_after, _, _ = _layout(dt)
     return TableMaintenance(
         version=version,
@@ -134,8 +146,8 @@ def maintain(
         files_compacted=compacted,
         files_deleted=deleted,
         checkpoint=checkpoint,
-        log_cleaned=log_cleaned,
-        commits=_maintenance_commits(dt, version),
+        log_retention=_log_retention(retention, oldest),
+        commits=commits,
         notes=tuple(notes),
     )
 
@@ -171,7 +183,7 @@ def _loadable(
     """
     kept: list[int] = []
     oldest: datetime | None = None
-    for version in sorted({v for v in keep_versions if 0 <= v < latest}):
+    for version in sorted({v for v in keep_versions if 0 <= v <= latest}):
         try:
             snapshot = at_version(version)
         except NotFoundError:
@@ -209,18 +221,40 @@ def _vacuum(dt: DeltaTable, kept: list[int], hours: int, *, dry_run: bool, notes
     return len(deleted)
 
 
-def _retention_properties(dt: DeltaTable, retention: timedelta) -> dict[str, str]:
-    """The table properties to raise so that neither checkpoints nor the log cleanup forget
-    what a version within ``retention`` needs."""
+def _properties(dt: DeltaTable, retention: timedelta, oldest: datetime | None) -> dict[str, str]:
+    """The table properties to set so that neither checkpoints nor log cleanups forget what
+    a version within ``retention``, or kept since ``oldest``, needs (none when all are set)."""
     configuration = dt.metadata().configuration
-    wanted = f"interval {math.ceil(retention.total_seconds())} seconds"
-    raised = {}
-    for key, default in _DEFAULTS.items():
-        current = configuration.get(key)
-        kept = default if current is None else _interval(current)
-        if kept is None or kept < retention:
-            raised[key] = wanted
-    return raised
+    changed = {}
+    if configuration.get(_LOG_CLEANUP, "").lower() != "false":
+        changed[_LOG_CLEANUP] = "false"
+    tombstones = _configured(configuration, _TOMBSTONES)
+    if tombstones is None or tombstones < retention:
+        changed[_TOMBSTONES] = _delta_interval(retention)
+    if _configured(configuration, _LOG) != _log_retention(retention, oldest):
+        changed[_LOG] = _delta_interval(_log_retention(retention, oldest))
+    return changed
+
+
+def _log_retention(retention: timedelta, oldest: datetime | None) -> timedelta:
+    """``retention``, or back to the commit of the oldest kept version (whole days, so that
+    an aging pin changes the property once a day at most)."""
+    if oldest is None:
+        return retention
+    needed = datetime.now(UTC) - oldest + _CLOCK_MARGIN
+    if needed <= retention:
+        return retention
+    return timedelta(days=math.ceil(needed / timedelta(days=1)))
+
+
+def _configured(configuration: Mapping[str, str], key: str) -> timedelta | None:
+    """A duration property of the table, its default when unset; None when not understood."""
+    text = configuration.get(key)
+    return _DEFAULTS[key] if text is None else _interval(text)
+
+
+def _delta_interval(duration: timedelta) -> str:
+    return f"interval {math.ceil(duration.total_seconds())} seconds"
 
 
 def _interval(text: str) -> timedelta | None:
@@ -229,23 +263,6 @@ def _interval(text: str) -> timedelta | None:
     if match is None:
         return None
     return int(match.group(1)) * _UNITS[match.group(2).lower()]
-
-
-def _cleanup_log(dt: DeltaTable, oldest: datetime | None, notes: list[str]) -> bool:
-    """Delete log entries older than the log retention, unless a kept version needs them."""
-    configured = dt.metadata().configuration.get(_LOG)
-    retention = _DEFAULTS[_LOG] if configured is None else _interval(configured)
-    if retention is None:
-        notes.append(f"log entries kept: {_LOG} = {configured!r} is not understood")
-        return False
-    if oldest is not None and oldest < datetime.now(UTC) - retention + _CLOCK_MARGIN:
-        notes.append(
-            f"log entries kept: a kept version is from {oldest:%Y-%m-%d %H:%M} UTC, older "
-            f"than the log retention ({retention})"
-        )
-        return False
-    dt.cleanup_metadata()
-    return True
 
 
 def _maintenance_commits(dt: DeltaTable, since: int) -> tuple[int, ...]:
