@@ -47,7 +47,7 @@ from fti.stores.artifacts.base import (
     parse_manifest,
     verify_entry,
 )
-from fti.stores.artifacts.files import StagingArea, VerifyingReader, source_files, tree
+from fti.stores.artifacts.files import CHUNK, StagingArea, VerifyingReader, source_files, tree
 from fti.stores.locations import Location, storage_error
 
 UPLOAD_CHUNK = 16 << 20
@@ -156,12 +156,18 @@ class ObjectArtifactStore:
         """A stream over one file of ``key``; reading it to the end verifies it."""
         manifest = self.manifest(key, manifest_sha256)
         entry = _entry(key, path, manifest)
+        import pyarrow as pa
+
         with self._errors(f"reading artifacts {key}/{path}"):
             handle = self._open_file(key, path)
+            if handle.size() <= DOWNLOAD_CHUNK:
+                # One GET into Arrow's memory, streamed from there: no ranged GET per read,
+                # and no second buffer of the whole file.
+                with handle:
+                    handle = pa.BufferReader(handle.read_buffer())
         errors = lambda exc: self._failure(f"reading artifacts {key}/{path}", exc)  # noqa: E731
         raw = VerifyingReader(handle, f"artifacts {key}", path, entry, errors)
-        # A buffer of the file's size: the first read fetches it whole, in one GET.
-        return io.BufferedReader(raw, max(1, min(entry.size, DOWNLOAD_CHUNK)))
+        return io.BufferedReader(raw, CHUNK)
 
     def get(self, key: str, target: Path, manifest_sha256: str | None = None) -> Path:
         """Download the verified tree of ``key`` (with its manifest) into ``target``."""
