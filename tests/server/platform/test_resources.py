@@ -157,6 +157,12 @@ def test_a_key_makes_no_key_with_more_power_than_its_own(team: Team) -> None:
     limited = call(team, "key_for_other_project", "POST", "/api/v1/keys", 201, json={})
     assert limited["project"] == OTHER
     call(team, "key_for_other_project", "POST", "/api/v1/keys", 403, json={"project": PROJECT})
+    # It sees and revokes only keys of its project, not the user's others.
+    seen = call(team, "key_for_other_project", "GET", "/api/v1/keys", 200)
+    assert {k["project"] for k in seen} == {OTHER} and len(seen) == 2
+    unlimited = call(team, "owner", "GET", "/api/v1/keys", 200)[-1]
+    assert unlimited["project"] is None
+    call(team, "key_for_other_project", "DELETE", f"/api/v1/keys/{unlimited['id']}", 404)
     mine = call(team, "owner", "POST", "/api/v1/keys", 201, json={"read_only": True})
     assert mine["read_only"] and mine["project"] is None
 

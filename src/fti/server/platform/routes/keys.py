@@ -1,8 +1,8 @@
 """``/api/v1/keys``: the caller's API keys (an admin's: anyone's).
 
 A key never makes a key with more power than its own: a read-only key makes and revokes none,
-a key limited to a project makes keys limited to that project, and a new key expires no later
-than the key that made it.
+a key limited to a project makes, lists and revokes only keys limited to that project, and a
+new key expires no later than the key that made it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from fti.server.errors import error_responses
 from fti.server.platform.access import Access, Principal, requires
 from fti.server.platform.deps import KeyId, PlatformDep
 from fti.server.platform.routes.schemas import KeyCreate, KeyCreated, KeyOut
+from fti.stores.metadata.accounts import ApiKey
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
@@ -36,7 +37,7 @@ def list_keys(
     whose = user or principal.user
     if whose != principal.user and not principal.is_admin:
         raise PermissionDeniedError("only a server admin may list another user's keys")
-    return [KeyOut.of(k) for k in platform.accounts.keys(whose)]
+    return [KeyOut.of(k) for k in platform.accounts.keys(whose) if _within(principal, k)]
 
 
 @router.post("", status_code=201, responses=error_responses(403, 404))
@@ -70,8 +71,14 @@ def revoke_key(key_id: KeyId, platform: PlatformDep, principal: Caller) -> KeyOu
     if principal.read_only:
         raise PermissionDeniedError("a read-only API key cannot revoke keys")
     key = platform.accounts.get_key(key_id)
-    if key.user != principal.user and not principal.is_admin:
-        raise NotFoundError(f"no API key {key_id!r}")  # another user's keys are not shown
+    if (key.user != principal.user and not principal.is_admin) or not _within(principal, key):
+        raise NotFoundError(f"no API key {key_id!r}")  # keys out of reach are not shown
     revoked = platform.accounts.revoke_key(key_id)
     platform.authenticator.forget()
     return KeyOut.of(revoked)
+
+
+def _within(principal: Principal, key: ApiKey) -> bool:
+    """Whether ``key`` is within the reach of the caller's key: a key limited to a project
+    sees and revokes only keys limited to the same project."""
+    return principal.project is None or key.project == principal.project
