@@ -7,10 +7,6 @@ absent it skips with the reason, except under CI (``CI=true``) where it fails.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import fti
+from support.moto_server import MotoServer, ServerUnavailableError
 
 REDIS_URL = os.environ.get("FTI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_URL = os.environ.get(
@@ -88,30 +85,11 @@ def s3_endpoint() -> Iterator[str]:
     The AWS variables every S3 client reads (delta-rs, Arrow, boto3) point at it; credentials
     are moto's fixed test ones. Under CI a server that cannot start fails the tests.
     """
-    # The venv's own server (the locked moto), not one earlier on PATH: moto 5.2.1 answered
-    # Arrow's multipart uploads with errors that 5.2.6 fixed.
-    command = str(Path(sys.executable).with_name("moto_server"))
-    if not Path(command).exists():
-        service_unavailable("s3", "moto_server", FileNotFoundError("pip install 'moto[server]'"))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [command, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError as exc:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                service_unavailable("s3", url, exc)
-            time.sleep(0.1)
+    try:
+        server = MotoServer()
+    except ServerUnavailableError as exc:
+        service_unavailable("s3", "moto_server", exc)
+    url = server.url
     variables = {
         "AWS_ENDPOINT_URL": url,
         "AWS_ALLOW_HTTP": "true",
@@ -129,8 +107,7 @@ def s3_endpoint() -> Iterator[str]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop()
 
 
 @pytest.fixture

@@ -200,6 +200,16 @@ _REFUSED = (
     "authenticationfailed",
     "authorizationfailure",
 )
+# ... and that no answer came at all.
+_UNREACHABLE = (
+    "error sending request",
+    "network_connection",
+    "connection refused",
+    "connection reset",
+    "timed out",
+    "dns error",
+    "couldn't connect",
+)
 _CREDENTIALS = {
     "s3": "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or an instance role)",
     "gs": "GOOGLE_APPLICATION_CREDENTIALS (or other application default credentials)",
@@ -225,7 +235,15 @@ def storage_error(location: Location, exc: BaseException, what: str) -> FtiError
             f"{what} at {location.display}: the store refused the credentials; check {variables} "
             f"and the permissions they grant ({text})"
         )
+    if unreachable(exc):
+        return StoreError(f"{what} at {location.display}: the store cannot be reached ({text})")
     return StoreError(f"{what} at {location.display} failed: {text}")
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says that the store did not answer (network, DNS, timeouts)."""
+    lowered = str(exc).lower()
+    return any(marker in lowered for marker in _UNREACHABLE)
 
 
 def describe(exc: BaseException) -> str:

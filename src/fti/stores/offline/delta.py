@@ -28,6 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -41,7 +42,13 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from fti.errors import ConfigError, FtiError, InvalidNameError, NotFoundError, StoreError
-from fti.stores.locations import Location, describe, open_location, storage_error
+from fti.stores.locations import (
+    Location,
+    describe,
+    open_location,
+    storage_error,
+    unreachable,
+)
 from fti.stores.offline.base import DataFile, TableCommit, TableMaintenance
 from fti.stores.offline.cache import CachedFile, FileCache
 
@@ -114,7 +121,13 @@ class DeltaOfflineStore:
         delay = 0.02
         for attempt in range(_RETRIES):
             try:
-                if not DeltaTable.is_deltatable(uri, storage_options=self._options()):
+                # Opened, not asked for with is_deltatable(), which holds the GIL while it
+                # lists the log: on object storage every other thread stalled meanwhile.
+                try:
+                    existing: DeltaTable | None = self._open(table)
+                except NotFoundError:
+                    existing = None
+                if existing is None:
                     if self.location.is_local:
                         Path(uri).mkdir(parents=True, exist_ok=True)
                     # No commit retries: a first write that loses the race for version 0 would
@@ -128,23 +141,23 @@ class DeltaOfflineStore:
                         commit_properties=CommitProperties(custom, max_commit_retries=0),
                         storage_options=self._options(),
                     )
-                else:
-                    (
-                        self._open(table)
-                        .merge(
-                            data,
-                            _merge_predicate(keys),
-                            source_alias="s",
-                            target_alias="t",
-                            # In-memory source lets delta-rs derive key/time ranges to skip files.
-                            streamed_exec=False,
-                            commit_properties=CommitProperties(custom),
-                        )
-                        .when_matched_update_all()
-                        .when_not_matched_insert_all()
-                        .execute()
+                    return 0  # not retried: it is version 0, or it failed
+                read = existing.version()
+                (
+                    existing.merge(
+                        data,
+                        _merge_predicate(keys),
+                        source_alias="s",
+                        target_alias="t",
+                        # In-memory source lets delta-rs derive key/time ranges to skip files.
+                        streamed_exec=False,
+                        commit_properties=CommitProperties(custom),
                     )
-                return self._committed_version(table, token)
+                    .when_matched_update_all()
+                    .when_not_matched_insert_all()
+                    .execute()
+                )
+                return self._committed_version(table, token, read, existing.version())
             except (CommitFailedError, FileExistsError) as exc:
                 if attempt == _RETRIES - 1:
                     raise StoreError(
@@ -158,15 +171,60 @@ class DeltaOfflineStore:
             delay = min(delay * 2, 1.0)
         raise AssertionError("unreachable")
 
-    def _committed_version(self, table: str, token: str) -> int:
-        """The version whose commit carries ``token`` (searched from the latest down)."""
-        dt = self._open(table)
-        # The latest few commits first: only writers racing this one can be above it.
-        for limit in (8, None):
-            for entry in dt.history(limit):
-                if entry.get(_TOKEN) == token:
-                    return int(entry["version"])
+    def _committed_version(self, table: str, token: str, read: int, after: int) -> int:
+        """The version of the commit carrying ``token``, made by a merge that read version
+        ``read`` and left its handle at ``after``.
+
+        delta-rs may commit above the version it read when another writer got in first, and
+        leave the handle above its own commit; without such a race the version is known
+        without asking the store again (which may not answer any more after the commit).
+        """
+        if after == read + 1:
+            return after
+        latest = after if after > read else self._open(table).version()
+        for version, info in self._commit_infos(table, latest, latest - read):
+            if info.get(_TOKEN) == token:
+                return version
         raise StoreError(f"offline table {table}: the commit just written is not in its log")
+
+    def _commit_infos(
+        self, table: str, latest: int, limit: int | None
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """The commit information of versions ``latest``, ``latest - 1``... (``limit`` of
+        them, or all the log still has), newest first.
+
+        Read through Arrow, not delta-rs' history(), which holds the GIL while it reads the
+        log: on object storage every other thread (statistics of an insert, a server's
+        requests) stalled meanwhile.
+        """
+        versions = range(latest, -1 if limit is None else max(-1, latest - limit), -1)
+        fs = self._fs()
+
+        def read(version: int) -> dict[str, Any] | None:
+            entry = self._path(f"{table}/_delta_log/{version:020d}.json")
+            try:
+                with fs.open_input_stream(entry) as stream:
+                    lines = stream.read().decode("utf-8").splitlines()
+            except FileNotFoundError:
+                return None
+            for line in lines:
+                info = json.loads(line).get("commitInfo") if line.strip() else None
+                if info is not None:
+                    return dict(info)
+            return {"timestamp": 0}
+
+        if self.location.is_local or len(versions) < 2:
+            infos: Iterator[dict[str, Any] | None] = map(read, versions)
+        else:
+            # One request per entry: many at once, as delta-rs does.
+            with ThreadPoolExecutor(max_workers=min(16, len(versions))) as pool:
+                infos = iter(list(pool.map(read, versions)))
+        found = []
+        for version, info in zip(versions, infos, strict=True):
+            if info is None:
+                break  # older entries were cleaned up after a checkpoint
+            found.append((version, info))
+        return found
 
     def version(self, table: str) -> int | None:
         """The latest version, None when the table does not exist."""
@@ -258,20 +316,20 @@ class DeltaOfflineStore:
     def history(self, table: str, limit: int | None = None) -> list[TableCommit]:
         """Every version (or the ``limit`` latest), oldest first."""
         with self._mapped(table):
-            entries = self._open(table).history(limit)
+            infos = self._commit_infos(table, self._open(table).version(), limit)
         commits = []
-        for entry in reversed(entries):
-            properties = {k: str(v) for k, v in entry.items() if k.startswith("fti.")}
+        for version, info in reversed(infos):
+            properties = {k: str(v) for k, v in info.items() if k.startswith("fti.")}
             metrics = {
                 k: int(v)
-                for k, v in (entry.get("operationMetrics") or {}).items()
+                for k, v in (info.get("operationMetrics") or {}).items()
                 if isinstance(v, int)
             }
             commits.append(
                 TableCommit(
-                    version=int(entry["version"]),
-                    time=datetime.fromtimestamp(entry["timestamp"] / 1000, UTC),
-                    operation=str(entry.get("operation", "")),
+                    version=version,
+                    time=datetime.fromtimestamp(info["timestamp"] / 1000, UTC),
+                    operation=str(info.get("operation", "")),
                     properties=properties,
                     metrics=metrics,
                 )
@@ -385,11 +443,14 @@ class DeltaOfflineStore:
             except TableNotFoundError as exc:
                 raise NotFoundError(f"offline table {table} has no data yet") from exc
             except (DeltaError, OSError) as exc:
+                if unreachable(exc):
+                    raise  # the handle is as good as before; the store did not answer
                 # The table was dropped or replaced behind the cached handle: open it again.
                 self._latest.pop(table, None)
-                if not DeltaTable.is_deltatable(uri, storage_options=self._options()):
+                try:
+                    dt = DeltaTable(uri, storage_options=self._options())
+                except TableNotFoundError:
                     raise NotFoundError(f"offline table {table} has no data yet") from exc
-                dt = DeltaTable(uri, storage_options=self._options())
                 self._latest[table] = dt
             return dt
 
@@ -426,11 +487,8 @@ class DeltaOfflineStore:
         """
         at = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
         milliseconds = int(at.timestamp() * 1000)
-        versions = [
-            int(entry["version"])
-            for entry in self._open(table).history()
-            if int(entry["timestamp"]) <= milliseconds
-        ]
+        infos = self._commit_infos(table, self._open(table).version(), None)
+        versions = [v for v, info in infos if int(info.get("timestamp", 0)) <= milliseconds]
         if not versions:
             raise NotFoundError(f"offline table {table} has no version at {when.isoformat()}")
         return max(versions)
@@ -451,8 +509,10 @@ class DeltaOfflineStore:
                 if local
                 else storage_error(self.location, exc, f"offline table {table}")
             )
-            # Credentials that do not work say nothing about the log: no need to read it.
-            damaged = None if isinstance(error, ConfigError) else self._damaged_log_entry(table)
+            # Credentials that do not work, or a store that does not answer, say nothing about
+            # the log: no need to read it.
+            skip = isinstance(error, ConfigError) or (not local and unreachable(exc))
+            damaged = None if skip else self._damaged_log_entry(table)
             if damaged is None:
                 raise error from exc
             stem = PurePosixPath(damaged).stem
