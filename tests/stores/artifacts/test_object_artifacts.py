@@ -1,0 +1,174 @@
+"""What only the object-storage artifact store has: URLs of each provider, credentials that stay
+in the environment, and a store that can become unreachable."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+
+import fti
+from fti.stores.artifacts import ArtifactStore, ObjectArtifactStore, open_artifact_store
+from support.moto_server import MotoServer, ServerUnavailableError
+from support.tcp_proxy import proxied
+
+FAKE_SECRET = "fti-FAKE-artifact-secret-7f3a9c"
+KEY = "p/models/m/1"
+
+
+@pytest.mark.parametrize(
+    ("url", "display"),
+    [
+        ("s3://bucket/team/artifacts", "s3://bucket/team/artifacts"),
+        ("gs://bucket/artifacts", "gs://bucket/artifacts"),
+        ("az://container/artifacts", "az://container/artifacts"),
+        (
+            "abfss://container@acct.dfs.core.windows.net/artifacts",
+            "abfss://container@acct.dfs.core.windows.net/artifacts",
+        ),
+    ],
+    ids=["s3", "gs", "az", "abfss"],
+)
+def test_object_storage_urls_open_an_object_store_without_connecting(
+    url: str, display: str
+) -> None:
+    store = open_artifact_store(url)
+
+    assert isinstance(store, ObjectArtifactStore)
+    assert repr(store) == f"ObjectArtifactStore({display!r})"
+    assert "_fs" not in vars(store)  # no client (and no credential) until first used
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://host/artifacts", "unsupported storage URL scheme ftp://"),
+        ("s3://key:secret@bucket/p", "must not hold credentials"),
+        ("s3:///p", "names no bucket"),
+    ],
+    ids=["scheme", "credentials-in-url", "no-bucket"],
+)
+def test_unusable_urls_are_config_errors(url: str, message: str) -> None:
+    with pytest.raises(fti.ConfigError, match=message) as caught:
+        open_artifact_store(url)
+    assert "secret" not in str(caught.value)
+
+
+def test_trees_are_staged_on_this_machine_until_uploaded(s3_url: str, tmp_path: Path) -> None:
+    store = open_artifact_store(s3_url, staging=tmp_path / "staging")
+    staged = store.staging_dir()
+    (staged / "model.bin").write_bytes(b"weights")
+
+    store.commit(KEY, staged)
+
+    assert staged.parent == tmp_path / "staging" and not staged.exists()
+    assert store.read(KEY, "model.bin") == b"weights"
+
+
+def test_an_unreachable_store_is_a_store_error_and_leaves_no_tree(
+    s3_url: str, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "model.bin"
+    source.write_bytes(b"weights")
+    with proxied(s3_endpoint) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        store = open_artifact_store(s3_url, staging=tmp_path / "staging")
+        digest = store.put("p/models/m/0", source).digest
+        proxy.cut()
+
+        calls: dict[str, Callable[[], object]] = {
+            "put": lambda: store.put(KEY, source),
+            "read": lambda: store.read("p/models/m/0", "model.bin", digest),
+            "get": lambda: store.get("p/models/m/0", tmp_path / "out", digest),
+            "exists": lambda: store.exists("p/models/m/0"),
+            "delete": lambda: store.delete("p/models/m/0"),
+            "cleanup": lambda: store.cleanup(timedelta(days=1), [KEY]),
+        }
+        for name, call in calls.items():
+            with pytest.raises(fti.StoreError, match=s3_url) as caught:
+                call()
+            assert "artifacts" in str(caught.value), name
+        assert not any((tmp_path / "out").rglob("*"))
+
+        proxy.restore()
+        assert not store.exists(KEY)
+        assert store.read("p/models/m/0", "model.bin", digest) == b"weights"
+        store.put(KEY, source)
+        assert store.exists(KEY)
+
+
+# Credentials ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def authenticating_s3() -> Iterator[tuple[str, str, str, str]]:
+    """A moto server that checks credentials: its URL, a bucket, a key id and its secret."""
+    try:
+        server = MotoServer(authenticated_after=4)
+    except ServerUnavailableError as exc:
+        pytest.skip(str(exc))
+    try:
+        # The 4 unauthenticated requests: a user, a key, a policy, a bucket.
+        admin = {"endpoint_url": server.url, "region_name": "us-east-1"}
+        iam = boto3.client("iam", **admin)
+        iam.create_user(UserName="fti")
+        key = iam.create_access_key(UserName="fti")["AccessKey"]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
+        iam.put_user_policy(UserName="fti", PolicyName="all", PolicyDocument=json.dumps(policy))
+        boto3.client(
+            "s3",
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+            **admin,
+        ).create_bucket(Bucket="secured")
+        yield server.url, "secured", key["AccessKeyId"], key["SecretAccessKey"]
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("wrong", ["secret", "key-id"], ids=["wrong-secret", "unknown-key-id"])
+def test_refused_credentials_are_a_config_error_naming_them_and_never_shown(
+    authenticating_s3: tuple[str, str, str, str],
+    s3_endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wrong: str,
+) -> None:
+    url, bucket, key_id, secret = authenticating_s3
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id if wrong == "secret" else "AKIAFTIUNKNOWN000000")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
+    source = tmp_path / "model.bin"
+    source.write_bytes(b"weights")
+    store = open_artifact_store(f"s3://{bucket}/artifacts", staging=tmp_path / "staging")
+    calls: dict[str, Callable[[ArtifactStore], object]] = {
+        "put": lambda s: s.put(KEY, source),
+        "exists": lambda s: s.exists(KEY),
+        "read": lambda s: s.read(KEY, "model.bin"),
+        "cleanup": lambda s: s.cleanup(timedelta(days=1), [KEY]),
+    }
+
+    for name, call in calls.items():
+        with pytest.raises(fti.ConfigError, match="AWS_SECRET_ACCESS_KEY") as caught:
+            call(store)
+        assert "refused the credentials" in str(caught.value), name
+        chain: BaseException | None = caught.value
+        while chain is not None:
+            assert FAKE_SECRET not in str(chain) and FAKE_SECRET not in repr(chain), name
+            chain = chain.__cause__ or chain.__context__
+    assert FAKE_SECRET not in repr(store) and FAKE_SECRET not in repr(vars(store))
+
+    # The same calls with the right secret: the server checks, and the mapping is not a guess.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    store = open_artifact_store(f"s3://{bucket}/artifacts", staging=tmp_path / "staging")
+    digest = store.put(KEY, source).digest
+    assert store.read(KEY, "model.bin", digest) == b"weights"
+    store.delete(KEY)
