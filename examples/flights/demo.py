@@ -264,9 +264,9 @@ def main(project: fti.Project) -> None:
     console.rule("[bold]Online inference over HTTP")
     last_day = LIVE_DAYS[1]
     _online(project, last_day)
-    _next_steps(project, last_day)
     console.rule("[bold]Run history")
     _history(project)
+    _next_steps(project, last_day)
 
 
 def _check(run: Run) -> None:

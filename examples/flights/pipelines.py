@@ -94,6 +94,9 @@ def flight_monitoring(project: fti.Project, scheduled_time: dt.datetime) -> None
         on_monitor(QUALITY_MONITOR, statuses=["degraded"]),
         on_new_labels("flight_delays", rows=NEW_FLIGHTS),
     ],
+    # A change that lasts (December's delays) degrades week after week: one retrain, then
+    # three weeks for its model to show what it does, rather than a retrain every week.
+    cooldown="21d",
 )
 def flight_training(project: fti.Project, scheduled_time: dt.datetime) -> None:
     """Train on everything before the last four weeks, validate on three, hold out the last

@@ -361,6 +361,24 @@ def test_a_monitor_alert_triggers_training_once_per_window(project: fti.Project)
     assert len(trained) == 1
 
 
+def test_a_cooldown_spaces_triggered_runs(project: fti.Project) -> None:
+    view = _labelled_view(project, 100)
+    view.create_training_data()
+
+    @fti.pipeline(kind="training", triggers=[on_new_labels("trips", rows=10)], cooldown="1d")
+    def retrain(project: fti.Project) -> None:
+        project.feature_store.get_feature_view("trips", 1).create_training_data()
+
+    scheduler = Scheduler(project, [retrain], timing=FAST)
+    group = project.feature_store.get_feature_group("trips")
+    fired = []
+    for hour in range(1, 30):
+        _insert(group, 1000 * hour, 20, shift=0.0)  # enough new labels every hour
+        fired += [hour for _ in scheduler.tick(START + hour * HOUR)]
+
+    assert fired == [1, 25]  # then not again before a day has passed
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [

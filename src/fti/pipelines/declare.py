@@ -51,6 +51,9 @@ class Pipeline:
     """A run still going after this is interrupted and recorded ``timed_out``."""
     triggers: tuple[Trigger, ...] = ()
     """Conditions that start a run between schedules (a monitor's alert, new labels)."""
+    cooldown: dt.timedelta | None = None
+    """After a triggered run, triggers are not checked again until this much time has passed
+    (a retrain per degraded week would otherwise follow every week of a lasting change)."""
     description: str = ""
 
     def __call__(self, project: Project, **params: Any) -> Any:
@@ -89,6 +92,7 @@ def pipeline(
     retry_delay: str | dt.timedelta = "30s",
     timeout: str | dt.timedelta | None = None,
     triggers: Sequence[Trigger] = (),
+    cooldown: str | dt.timedelta | None = None,
 ) -> Callable[[Callable[..., Any]], Pipeline]:
     """Declare a pipeline: ``@fti.pipeline(kind="feature", schedule="0 * * * *")``.
 
@@ -96,8 +100,9 @@ def pipeline(
     overridden by a run's), and ``scheduled_time`` (a UTC datetime) when it has a parameter of
     that name. ``kind`` is ``feature``, ``training``, ``inference`` or ``monitoring``;
     ``schedule`` a five-field cron expression in UTC; ``misfire`` ``skip`` or ``catch_up``;
-    ``retry_delay`` and ``timeout`` durations such as ``"30s"`` or ``"1h"``. Its name is the
-    function's unless ``name`` is given.
+    ``retry_delay``, ``timeout`` and ``cooldown`` (the least time between two triggered runs)
+    durations such as ``"30s"`` or ``"1h"``. Its name is the function's unless ``name`` is
+    given.
     """
     from fti.settings import parse_duration
 
@@ -137,6 +142,7 @@ def pipeline(
             retry_delay=duration(retry_delay, "retry_delay"),
             timeout=None if timeout is None else duration(timeout, "timeout"),
             triggers=tuple(triggers),
+            cooldown=None if cooldown is None else duration(cooldown, "cooldown"),
             description=inspect.getdoc(function) or "",
         )
         _check_signature(declared)

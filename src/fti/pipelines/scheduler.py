@@ -58,21 +58,26 @@ class _State:
     """Queued runs, in order; the first may be running or just ended."""
     fired: dict[str, str] = field(default_factory=dict)
     """The last event of each trigger."""
+    triggered_at: dt.datetime | None = None
+    """When a trigger last queued a run (the start of the pipeline's cooldown)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "cursor": None if self.cursor is None else self.cursor.isoformat(),
             "pending": list(self.pending),
             "fired": dict(self.fired),
+            "triggered_at": None if self.triggered_at is None else self.triggered_at.isoformat(),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> _State:
         cursor = data.get("cursor")
+        triggered = data.get("triggered_at")
         return cls(
             None if cursor is None else dt.datetime.fromisoformat(cursor),
             list(data.get("pending", [])),
             dict(data.get("fired", {})),
+            None if triggered is None else dt.datetime.fromisoformat(triggered),
         )
 
 
@@ -257,6 +262,9 @@ class Scheduler:
         state.cursor = due[-1]
 
     def _queue_triggers(self, pipeline: Pipeline, state: _State, now: dt.datetime) -> None:
+        cooldown, last = pipeline.cooldown, state.triggered_at
+        if cooldown is not None and last is not None and now < last + cooldown:
+            return
         for trigger in pipeline.triggers:
             firing = trigger.check(self.project, now, state.fired.get(trigger.key))
             if firing is None:
@@ -271,6 +279,9 @@ class Scheduler:
             )
             state.pending.append(run.number)
             state.fired[trigger.key] = firing.event
+            state.triggered_at = now
+            if cooldown is not None:
+                return  # one triggered run starts the cooldown
 
     def _run_pending(
         self, pipeline: Pipeline, state: _State, timeline: str, now: dt.datetime, lock: PipelineLock
