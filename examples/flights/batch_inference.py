@@ -15,12 +15,13 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from rich.console import Console
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import features as flight_features
 import training_pipeline
 
 import fti
@@ -32,12 +33,10 @@ console = Console()
 def day_spine(project: fti.Project, day: dt.date) -> pd.DataFrame:
     """The flights scheduled on a local day: their keys and prediction times."""
     flights = project.feature_store.get_feature_group("flights")
-    rows = flights.read(return_type="pyarrow").select(
-        ["flight_id", "prediction_time", "local_date"]
-    )
-    frame = rows.to_pandas()
-    frame = flight_features.select_days(frame, "local_date", day)
-    return frame[["flight_id", "prediction_time"]]
+    rows = flights.read(return_type="pyarrow")
+    # Filtered in Arrow: pandas reads a date32 column as Python objects, not dates.
+    on_day = rows.filter(pc.equal(rows.column("local_date"), pa.scalar(day, pa.date32())))
+    return on_day.select(["flight_id", "prediction_time"]).to_pandas()
 
 
 def predict_day(

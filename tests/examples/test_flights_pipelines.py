@@ -51,6 +51,9 @@ def test_backfill_training_and_a_live_day_score_in_the_documented_band(tmp_path:
         # One day's AUC is noisy (the demo's daily ones range 0.52-0.80): better than chance.
         auc = batch_inference.daily_roc_auc(predictions, flights)
         assert auc is not None and 0.5 < auc < 0.85
+        # The day's spine read back from the feature store is the same flights.
+        spine = batch_inference.day_spine(project, day)
+        assert sorted(spine["flight_id"]) == sorted(flights["flight_id"])
 
 
 def test_the_demo_pipelines_are_declared_for_the_scheduler() -> None:
