@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from fti.server.platform.access import Access, Principal, requires
 from fti.server.platform.deps import PlatformDep
-from fti.server.platform.routes.schemas import Me, MemberOf
+from fti.server.platform.routes.schemas import Me, MemberOf, role_name
 
 router = APIRouter(tags=["server"])
 
@@ -25,5 +25,5 @@ def me(
         key_id=principal.key_id,
         key_project=principal.project,
         read_only=principal.read_only,
-        projects=[MemberOf(project=m.project, role=m.role) for m in memberships],  # type: ignore[arg-type]
+        projects=[MemberOf(project=m.project, role=role_name(m.role)) for m in memberships],
     )

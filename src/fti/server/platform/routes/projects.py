@@ -10,7 +10,13 @@ from fastapi import APIRouter, Depends, Response
 from fti.server.errors import error_responses
 from fti.server.platform.access import Access, Principal, requires
 from fti.server.platform.deps import PlatformDep, ProjectName, UserName
-from fti.server.platform.routes.schemas import MemberOut, MemberSet, ProjectCreate, ProjectOut
+from fti.server.platform.routes.schemas import (
+    MemberOut,
+    MemberSet,
+    ProjectCreate,
+    ProjectOut,
+    role_name,
+)
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
 
@@ -28,7 +34,7 @@ def list_projects(
             name=p.name,
             created_by=p.created_by,
             created_at=p.created_at,
-            role=roles.get(p.name),  # type: ignore[arg-type]
+            role=role_name(roles.get(p.name)),
         )
         for p in platform.accounts.projects()
         if (principal.is_admin or p.name in roles) and principal.project in (None, p.name)
@@ -61,7 +67,7 @@ def get_project(
         name=found.name,
         created_by=found.created_by,
         created_at=found.created_at,
-        role=platform.accounts.role(principal.user, project),  # type: ignore[arg-type]
+        role=role_name(platform.accounts.role(principal.user, project)),
     )
 
 
@@ -87,8 +93,7 @@ def delete_project(project: ProjectName, platform: PlatformDep) -> Response:
 def list_members(project: ProjectName, platform: PlatformDep) -> list[MemberOut]:
     """The members of a project and their roles."""
     return [
-        MemberOut(user=m.user, role=m.role)  # type: ignore[arg-type]
-        for m in platform.accounts.members(project)
+        MemberOut(user=m.user, role=role_name(m.role)) for m in platform.accounts.members(project)
     ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast, overload
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
@@ -12,6 +12,19 @@ from fti.stores.metadata import accounts
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN.pattern)]
 RoleName = Literal["viewer", "editor", "owner"]
+
+
+@overload
+def role_name(role: str) -> RoleName: ...
+@overload
+def role_name(role: str | None) -> RoleName | None: ...
+def role_name(role: str | None) -> RoleName | None:
+    """A role of the accounts store as the bodies type it (None stays None)."""
+    if role is None:
+        return None
+    if role not in accounts.ROLES:
+        raise ValueError(f"unknown role {role!r} in the accounts store")
+    return cast(RoleName, role)
 
 
 class Strict(BaseModel):
