@@ -33,7 +33,7 @@ from fti.errors import (
     UnauthenticatedError,
 )
 from fti.names import check_name
-from fti.stores.metadata.sql import SqlMetadataStore, _aware
+from fti.stores.metadata.sql import SqlMetadataStore, _aware, entities
 
 _T = TypeVar("_T")
 
@@ -360,14 +360,17 @@ class AccountStore:
 
     def delete_project(self, name: str) -> None:
         """Remove a project and its memberships; refused while it holds any data."""
-        if name in self._metadata.projects():
-            raise InvalidArgumentError(
-                f"project {name!r} still holds feature groups, views, models or other objects: "
-                "delete them first"
-            )
 
         def work(conn: Connection) -> None:
             _project_row(conn, name)
+            held = conn.execute(
+                sa.select(entities.c.id).where(entities.c.project == name).limit(1)
+            ).first()
+            if held is not None:
+                raise InvalidArgumentError(
+                    f"project {name!r} still holds feature groups, views, models or other "
+                    "objects: delete them first"
+                )
             conn.execute(members.delete().where(members.c.project == name))
             conn.execute(api_keys.delete().where(api_keys.c.project == name))
             conn.execute(projects.delete().where(projects.c.name == name))
