@@ -91,4 +91,5 @@ def make_team(app: FastAPI, home: Path) -> dict[str, str | None]:
         "read_only_key": accounts.create_key("olga", read_only=True)[1],
         "key_for_other_project": accounts.create_key("olga", project=OTHER)[1],
         "admin": root,
+        "admin_key_for_project": accounts.create_key("root", project=PROJECT)[1],
     }

@@ -30,6 +30,8 @@ ADMITTED: dict[str, set[Access]] = {
     "read_only_key": {Access.AUTHENTICATED, Access.READ},
     "key_for_other_project": {Access.AUTHENTICATED},
     "admin": set(Access),
+    # An admin's key limited to p acts in p like an owner, and administers nothing.
+    "admin_key_for_project": {Access.AUTHENTICATED, Access.READ, Access.WRITE, Access.OWNER},
 }
 """What each caller with a valid key may do in project p (public routes: everyone)."""
 PROJECT_ACCESS = {Access.READ, Access.WRITE, Access.OWNER}

@@ -110,6 +110,12 @@ def check(
     if access is Access.ADMIN:
         if not principal.is_admin:
             raise PermissionDeniedError("only a server admin may do this")
+        if principal.project is not None:
+            # A key limited to a project acts in that project only, whoever owns it.
+            raise PermissionDeniedError(
+                f"this API key is limited to project {principal.project!r}: server-wide "
+                "administration needs an unlimited key"
+            )
         return
     if project is None:
         raise PermissionDeniedError("this route names no project")
