@@ -4,15 +4,23 @@ in the environment, and a store that can become unreachable."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import boto3
 import pytest
+from artifact_helpers import Raw
 
 import fti
-from fti.stores.artifacts import ArtifactStore, ObjectArtifactStore, open_artifact_store
+from fti.stores.artifacts import (
+    ArtifactStore,
+    ObjectArtifactStore,
+    object_store,
+    open_artifact_store,
+)
+from fti.stores.locations import open_location
 from support.moto_server import MotoServer, ServerUnavailableError
 from support.tcp_proxy import proxied
 
@@ -67,6 +75,28 @@ def test_trees_are_staged_on_this_machine_until_uploaded(s3_url: str, tmp_path: 
 
     assert staged.parent == tmp_path / "staging" and not staged.exists()
     assert store.read(KEY, "model.bin") == b"weights"
+
+
+def test_files_larger_than_one_get_are_streamed_in_ranges_and_verified(
+    s3_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(object_store, "DOWNLOAD_CHUNK", 1 << 20)  # 256 MiB files, scaled down
+    source = tmp_path / "model.bin"
+    data = os.urandom((3 << 20) + 5)
+    source.write_bytes(data)
+    store = open_artifact_store(s3_url, staging=tmp_path / "staging")
+    digest = store.put(KEY, source).digest
+
+    with store.open(KEY, "model.bin", digest) as stream:
+        assert stream.read(10) == data[:10] and stream.read() == data[10:]
+    assert (store.get(KEY, tmp_path / "out", digest) / "model.bin").read_bytes() == data
+
+    raw = Raw(open_location(s3_url))
+    raw.write(f"{KEY}/model.bin", data[:-1] + bytes([data[-1] ^ 1]))
+    with pytest.raises(fti.ArtifactIntegrityError), store.open(KEY, "model.bin", digest) as s:
+        s.read()
+    with pytest.raises(fti.ArtifactIntegrityError, match="does not match"):
+        store.get(KEY, tmp_path / "again", digest)
 
 
 def test_an_unreachable_store_is_a_store_error_and_leaves_no_tree(
