@@ -4,7 +4,9 @@ in the environment, and a store that can become unreachable."""
 from __future__ import annotations
 
 import json
+import logging
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -202,3 +204,31 @@ def test_refused_credentials_are_a_config_error_naming_them_and_never_shown(
     digest = store.put(KEY, source).digest
     assert store.read(KEY, "model.bin", digest) == b"weights"
     store.delete(KEY)
+
+
+def test_a_save_with_refused_credentials_stores_and_logs_no_secret(
+    authenticating_s3: tuple[str, str, str, str],
+    s3_endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url, bucket, key_id, _ = authenticating_s3
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    caplog.set_level(logging.DEBUG)
+    home = tmp_path / "home"
+    with fti.connect(home, "p", artifacts_url=f"s3://{bucket}/artifacts") as project:
+        mr = project.model_registry
+        with pytest.raises(fti.ConfigError, match="refused the credentials") as caught:
+            mr.create_model("m", framework="python").save(b"weights", unsafe_pickle=True)
+
+        (failed,) = mr.unfinished("m")  # its files could not be removed: kept as failed
+        assert "refused the credentials" in failed.note
+        assert FAKE_SECRET not in failed.note and FAKE_SECRET not in str(caught.value)
+        assert FAKE_SECRET not in repr(project) and FAKE_SECRET not in repr(mr._artifacts)
+    stored = [f.read_bytes() for f in home.glob("metadata.db*")]  # with its journal or WAL
+    assert stored and not any(FAKE_SECRET.encode() in data for data in stored)
+    assert FAKE_SECRET not in caplog.text
