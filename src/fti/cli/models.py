@@ -107,7 +107,7 @@ def rollback(
 
 @app.command("cleanup")
 def cleanup(ctx: typer.Context) -> None:
-    """Mark stuck saves failed and remove staging folders of interrupted saves."""
+    """Mark stuck saves failed; remove their files and the staging folders of interrupted saves."""
     with open_project(ctx) as project:
         done = project.model_registry.cleanup()
         # soft_wrap: paths stay whole, to copy.
