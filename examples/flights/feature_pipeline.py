@@ -161,13 +161,20 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command-line entry: a backfill (default) or one day's increment."""
+    """Command-line entry: a backfill (default: Jan-Oct), a range of days or one day."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--day", type=dt.date.fromisoformat, help="one local day, YYYY-MM-DD")
+    day = dt.date.fromisoformat
+    parser.add_argument("--day", type=day, help="one local day, YYYY-MM-DD")
+    parser.add_argument("--first", type=day, help="first local day of a range")
+    parser.add_argument("--last", type=day, help="last local day of a range")
     parser.add_argument("--home", help="fti home (default: $FTI_HOME or ./.fti)")
     parser.add_argument("--project", default="flights")
     args = parser.parse_args(argv)
-    first, last = (args.day, args.day) if args.day else flight_features.BACKFILL_DAYS
+    first, last = flight_features.BACKFILL_DAYS
+    if args.day:
+        first, last = args.day, args.day
+    elif args.first or args.last:
+        first, last = args.first or first, args.last or last
     with fti.connect(args.home, args.project) as project:
         commits = run(project, first, last)
     for name, commit in commits.items():

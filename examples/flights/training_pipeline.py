@@ -334,9 +334,23 @@ def cli(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--home", help="fti home (default: $FTI_HOME or ./.fti)")
     parser.add_argument("--project", default="flights", help="project name (default: flights)")
+    utc = _utc_time
+    parser.add_argument("--validation-start", type=utc, default=flight_view.VALIDATION_START)
+    parser.add_argument("--test-start", type=utc, default=flight_view.TEST_START)
+    parser.add_argument("--end", type=utc, default=None, help="end of the data to train on")
     args = parser.parse_args(argv)
     with fti.connect(args.home, args.project) as project:
-        main(project)
+        main(
+            project,
+            validation_start=args.validation_start,
+            test_start=args.test_start,
+            end_time=args.end,
+        )
+
+
+def _utc_time(text: str) -> dt.datetime:
+    parsed = dt.datetime.fromisoformat(text)
+    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
 
 
 if __name__ == "__main__":
