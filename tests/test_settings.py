@@ -153,8 +153,9 @@ def test_home_paths_are_made_absolute(
         ("online_url = \n", r"fti\.toml is not valid TOML"),
         (
             'colour = "blue"\n',
-            r"unknown key\(s\) colour; known: allow_unsafe_s3_commits, artifacts_url, "
-            r"cache_dir, max_cache_bytes, max_event_time_ahead, max_value_bytes, metadata_url",
+            r"unknown key\(s\) colour; known: allow_unsafe_s3_commits, api_key, artifacts_url, "
+            r"cache_dir, max_cache_bytes, max_event_time_ahead, max_upload_bytes, "
+            r"max_value_bytes, metadata_url",
         ),
         ('[online_url]\nurl = "x"\n', r"online_url must be string\(s\)"),
         ("metadata_url = 5432\n", r"metadata_url must be string\(s\)"),
@@ -295,3 +296,23 @@ def test_bad_limits_are_config_errors_naming_the_setting(
 ) -> None:
     with pytest.raises(ConfigError, match=rf"^{name} = '{re.escape(text)}' is not|longer"):
         Settings.load(tmp_path, **{name: text})
+
+
+def test_server_url_and_api_key_come_from_the_environment_and_the_key_stays_out_of_repr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FTI_URL", "http://127.0.0.1:8080")
+    monkeypatch.setenv("FTI_API_KEY", "fti_secret_value")
+
+    settings = Settings.load(tmp_path)
+
+    assert settings.url == "http://127.0.0.1:8080"
+    assert settings.api_key == "fti_secret_value"
+    assert "fti_secret_value" not in repr(settings)
+    assert settings.upload_size_limit == 2 * 2**30
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8080", "ftp://host", "file:///x"])
+def test_a_server_url_without_http_is_a_config_error(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError, match="starts with http"):
+        Settings.load(tmp_path, url=url)

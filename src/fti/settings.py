@@ -35,6 +35,7 @@ DEFAULT_MAX_VALUE_BYTES = "1MiB"
 DEFAULT_TIME_TRAVEL_RETENTION = "7d"
 DEFAULT_OFFLINE_MAINTENANCE_INTERVAL = "20"
 DEFAULT_MAX_CACHE_BYTES = "10GiB"
+DEFAULT_MAX_UPLOAD_BYTES = "2GiB"
 _DURATION_UNITS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 _DURATION = re.compile(r"(?:\s*\d+(?:\.\d+)?\s*[wdhms])+\s*")
 _SIZE = re.compile(r"\s*(\d+)\s*([kmg]i?b|b)?\s*", re.IGNORECASE)
@@ -77,6 +78,13 @@ class Settings:
     allow_unsafe_s3_commits: str = "false"
     """``"true"`` lets writes go ahead when the environment turns S3's conditional commits off
     (``AWS_S3_ALLOW_UNSAFE_RENAME``): two writers could then lose each other's commits."""
+    url: str = ""
+    """An fti server (``http://host:8080``): when set, every store is reached through it and
+    the store URLs above are the server's business."""
+    api_key: str = field(default="", repr=False)
+    """The API key sent to :attr:`url` (kept out of ``repr()``)."""
+    max_upload_bytes: str = DEFAULT_MAX_UPLOAD_BYTES
+    """The largest upload (rows, a model's files) ``fti server`` accepts in one request."""
     event_time_horizon: timedelta = field(init=False, repr=False, compare=False)
     """``max_event_time_ahead`` parsed: how far past the wall clock an inserted event time may
     lie (a row dated years ahead would stay the online row of its key for years)."""
@@ -91,6 +99,8 @@ class Settings:
     """``time_travel_retention`` parsed."""
     maintenance_every: int = field(init=False, repr=False, compare=False)
     """``offline_maintenance_interval`` parsed (0: never automatically)."""
+    upload_size_limit: int = field(init=False, repr=False, compare=False)
+    """``max_upload_bytes`` parsed."""
 
     def __post_init__(self) -> None:
         # Parsed once, when the settings are made, so a bad value fails before any store opens.
@@ -105,6 +115,10 @@ class Settings:
         object.__setattr__(self, "cache_size_limit", limit)
         allowed = parse_bool(self.allow_unsafe_s3_commits, "allow_unsafe_s3_commits")
         object.__setattr__(self, "unsafe_s3_commits_allowed", allowed)
+        uploads = parse_size(self.max_upload_bytes, "max_upload_bytes")
+        object.__setattr__(self, "upload_size_limit", uploads)
+        if self.url and not self.url.startswith(("http://", "https://")):
+            raise ConfigError(f"url = {self.url!r}: an fti server URL starts with http(s)://")
 
     @property
     def cache_path(self) -> Path:
@@ -138,6 +152,9 @@ class Settings:
             "cache_dir": str(root / "cache"),
             "max_cache_bytes": DEFAULT_MAX_CACHE_BYTES,
             "allow_unsafe_s3_commits": "false",
+            "url": "",
+            "api_key": "",
+            "max_upload_bytes": DEFAULT_MAX_UPLOAD_BYTES,
         }
         values: dict[str, Any] = {"home": root}
         for name in cls.names():
