@@ -154,7 +154,7 @@ def test_home_paths_are_made_absolute(
         (
             'colour = "blue"\n',
             r"unknown key\(s\) colour; known: allow_unsafe_s3_commits, api_key, artifacts_url, "
-            r"cache_dir, max_cache_bytes, max_event_time_ahead, max_upload_bytes, "
+            r"cache_dir, engine, max_cache_bytes, max_event_time_ahead, max_upload_bytes, "
             r"max_value_bytes, metadata_url",
         ),
         ('[online_url]\nurl = "x"\n', r"online_url must be string\(s\)"),
@@ -316,3 +316,29 @@ def test_server_url_and_api_key_come_from_the_environment_and_the_key_stays_out_
 def test_a_server_url_without_http_is_a_config_error(tmp_path: Path, url: str) -> None:
     with pytest.raises(ConfigError, match="starts with http"):
         Settings.load(tmp_path, url=url)
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ({"engine": "spark"}, r"engine = 'spark' is not one of local, ray"),
+        ({"ray_partitions": "-1"}, r"ray_partitions = '-1' is not a count"),
+    ],
+)
+def test_bad_engine_settings_are_config_errors(
+    tmp_path: Path, values: dict[str, str], match: str
+) -> None:
+    with pytest.raises(ConfigError, match=match):
+        Settings.load(tmp_path, **values)
+
+
+def test_engine_settings_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FTI_ENGINE", "ray")
+    monkeypatch.setenv("FTI_RAY_PARTITIONS", "12")
+
+    settings = Settings.load(tmp_path)
+
+    assert (settings.engine, settings.partitions, settings.ray_address) == ("ray", 12, "")
+    assert Settings.load(tmp_path, engine="local").engine == "local"

@@ -36,6 +36,8 @@ DEFAULT_TIME_TRAVEL_RETENTION = "7d"
 DEFAULT_OFFLINE_MAINTENANCE_INTERVAL = "20"
 DEFAULT_MAX_CACHE_BYTES = "10GiB"
 DEFAULT_MAX_UPLOAD_BYTES = "2GiB"
+DEFAULT_ENGINE = "local"
+ENGINES = ("local", "ray")
 _DURATION_UNITS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 _DURATION = re.compile(r"(?:\s*\d+(?:\.\d+)?\s*[wdhms])+\s*")
 _SIZE = re.compile(r"\s*(\d+)\s*([kmg]i?b|b)?\s*", re.IGNORECASE)
@@ -85,6 +87,15 @@ class Settings:
     """The API key sent to :attr:`url` (kept out of ``repr()``)."""
     max_upload_bytes: str = DEFAULT_MAX_UPLOAD_BYTES
     """The largest upload (rows, a model's files) ``fti server`` accepts in one request."""
+    engine: str = DEFAULT_ENGINE
+    """Where training and batch data are computed: ``"local"`` (DuckDB in this process) or
+    ``"ray"`` (a Ray cluster; the extra ``fti[ray]``)."""
+    ray_address: str = ""
+    """The Ray cluster of the ray engine (``ray://head:10001``, ``auto``); empty: the one this
+    process is connected to, else ``$RAY_ADDRESS``, else a new one on this machine."""
+    ray_partitions: str = "0"
+    """Key partitions of a job on the ray engine (``"0"``: from the cluster's CPUs and the
+    size of the tables)."""
     event_time_horizon: timedelta = field(init=False, repr=False, compare=False)
     """``max_event_time_ahead`` parsed: how far past the wall clock an inserted event time may
     lie (a row dated years ahead would stay the online row of its key for years)."""
@@ -101,6 +112,8 @@ class Settings:
     """``offline_maintenance_interval`` parsed (0: never automatically)."""
     upload_size_limit: int = field(init=False, repr=False, compare=False)
     """``max_upload_bytes`` parsed."""
+    partitions: int = field(init=False, repr=False, compare=False)
+    """``ray_partitions`` parsed (0: automatic)."""
 
     def __post_init__(self) -> None:
         # Parsed once, when the settings are made, so a bad value fails before any store opens.
@@ -119,6 +132,9 @@ class Settings:
         object.__setattr__(self, "upload_size_limit", uploads)
         if self.url and not self.url.startswith(("http://", "https://")):
             raise ConfigError(f"url = {self.url!r}: an fti server URL starts with http(s)://")
+        if self.engine not in ENGINES:
+            raise ConfigError(f"engine = {self.engine!r} is not one of {', '.join(ENGINES)}")
+        object.__setattr__(self, "partitions", parse_count(self.ray_partitions, "ray_partitions"))
 
     @property
     def cache_path(self) -> Path:
@@ -155,6 +171,9 @@ class Settings:
             "url": "",
             "api_key": "",
             "max_upload_bytes": DEFAULT_MAX_UPLOAD_BYTES,
+            "engine": DEFAULT_ENGINE,
+            "ray_address": "",
+            "ray_partitions": "0",
         }
         values: dict[str, Any] = {"home": root}
         for name in cls.names():
