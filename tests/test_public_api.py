@@ -20,6 +20,7 @@ EXPECTED_ALL = [
     "Commit",
     "ConfigError",
     "DataValidationError",
+    "EngineError",
     "ExpectationError",
     "Feature",
     "FeatureGroup",

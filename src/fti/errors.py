@@ -18,6 +18,7 @@
     ├── PromotionError            promotion_refused 409
     ├── ArtifactIntegrityError    artifact_integrity 500
     ├── StoreError                store_error      503
+    ├── EngineError               engine_error     503
     ├── UnauthenticatedError      unauthenticated  401
     └── PermissionDeniedError     permission_denied 403
 
@@ -155,6 +156,14 @@ class StoreError(FtiError):
     """A backend store failed or is unreachable."""
 
     code = "store_error"
+    http_status = 503
+
+
+class EngineError(FtiError):
+    """A distributed engine could not run a job: its cluster is unreachable, or a worker or
+    node was lost and the engine's retries did not recover it. Nothing was written."""
+
+    code = "engine_error"
     http_status = 503
 
 
