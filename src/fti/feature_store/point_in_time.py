@@ -26,11 +26,13 @@ from fti import duckdb_database
 from fti.errors import NotFoundError, QueryError, SchemaError
 from fti.feature_store.on_demand import OnDemandFeature, check_on_demand_parity
 from fti.feature_store.query import Query, Step, left_key_source
-from fti.stores.offline.base import DataFile
+from fti.stores.offline.base import DataFile, OfflineStore
 from fti.types import Feature, arrow_schema, coerce, require_not_null, to_arrow
 
 SPINE_ROW = "__fti_spine_row"
 SPINE_TIME = "__fti_spine_time"
+ORDER = "__fti_order_"
+"""Prefix of the columns ``Plan.sql(..., ordered=True)`` adds: the values rows are sorted by."""
 # Columns a run with recomputed on-demand features carries until the recomputation is done.
 _HELPER = "__fti_"
 # Rows of each run on which a recomputed on-demand feature is also computed one row at a time,
@@ -97,11 +99,14 @@ class Plan:
     versions: Versions
     extra_columns: list[str] = field(default_factory=list)
 
-    def sql(self, spine: Spine | None = None, time_range: bool = False) -> str:
+    def sql(
+        self, spine: Spine | None = None, time_range: bool = False, ordered: bool = False
+    ) -> str:
         """The SQL statement (tables ``g0``, ``g1``... are the pinned groups).
 
         With a ``spine`` (registered as the table ``spine``), the root's keys and event time
-        and the labels it carries come from the spine.
+        and the labels it carries come from the spine. ``ordered`` adds the values of the
+        ORDER BY as the last columns (:meth:`order_columns`), for results run in parts.
         """
         steps = self.query.steps
         root = steps[0]
@@ -126,6 +131,13 @@ class Plan:
             columns[name] = f"s.{_q(name)}" if spine is not None else f"t0.{_q(name)}"
         if spine is not None:
             columns.update(self._spine_columns(spine, columns, time))
+        order = (
+            [f"s.{_q(SPINE_ROW)}"]
+            if spine is not None
+            else [f"t0.{_q(k)}" for k in root.group.upsert_keys]
+        )
+        if ordered:
+            columns.update(zip(self.order_columns(spine), order, strict=True))
         select = ",\n  ".join(f"{expr} AS {_q(name)}" for name, expr in columns.items())
         lines = [f"SELECT\n  {select}"]
         if spine is not None:
@@ -162,11 +174,7 @@ class Plan:
             conditions.append(self.query.where.to_sql(lambda name: columns[name]))
         if conditions:
             lines.append("WHERE " + "\n  AND ".join(conditions))
-        if spine is not None:
-            lines.append(f"ORDER BY s.{_q(SPINE_ROW)}")
-        else:
-            order = [f"t0.{_q(k)}" for k in root.group.upsert_keys]
-            lines.append("ORDER BY " + ", ".join(order))
+        lines.append("ORDER BY " + ", ".join(order))
         return "\n".join(lines)
 
     def _spine_columns(self, spine: Spine, outputs: Mapping[str, str], time: str) -> dict[str, str]:
@@ -210,32 +218,82 @@ class Plan:
     ) -> pa.Table:
         """Execute on the pinned versions; ``spine`` comes from :func:`prepare_spine`."""
         ranged = start_time is not None or end_time is not None
-        table = None if spine is None else spine.table
         with duckdb_database.cursor() as con:
             con.execute("SET TimeZone = 'UTC'")
-            needed = needed_columns(self.query, () if spine is None else spine.recomputes)
-            lower, upper = _time_bounds(table, _utc(start_time), _utc(end_time))
-            for i, step in enumerate(self.query.steps):
-                version = self.versions[group_key(step)]
-                # Only rows that can match are read: bounded memory for a bounded range.
-                low = lower if i == 0 and spine is None else _minus(lower, step.ttl, i)
-                _register_pinned(con, f"g{i}", step, version, needed[i], low, upper)
-            if table is not None:
-                con.register("spine", table)
-            params: dict[str, Any] = {}
-            if ranged:
-                params = {
-                    "start_time": _utc(start_time) or dt.datetime(1, 1, 2, tzinfo=dt.UTC),
-                    "end_time": _utc(end_time) or dt.datetime(9999, 12, 30, tzinfo=dt.UTC),
-                }
-            try:
-                sql = self.sql(spine, ranged)
-                result = con.sql(sql, params=params or None).to_arrow_table()
-            except duckdb.Error as exc:
-                raise QueryError(f"the query failed in DuckDB: {exc}") from exc
+            for i, read in enumerate(self.reads(spine, start_time, end_time)):
+                register_read(con, f"g{i}", read, self.query.steps[i].group._offline)
+            if spine is not None:
+                con.register("spine", spine.table)
+            result = execute(con, self.sql(spine, ranged), self.parameters(start_time, end_time))
+        return self.finish(result, spine)
+
+    def reads(
+        self,
+        spine: Spine | None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+    ) -> list[GroupRead]:
+        """What a run reads of each step's group (``g0``, ``g1``...)."""
+        table = None if spine is None else spine.table
+        needed = needed_columns(self.query, () if spine is None else spine.recomputes)
+        lower, upper = _time_bounds(table, _utc(start_time), _utc(end_time))
+        reads = []
+        for i, step in enumerate(self.query.steps):
+            # Only rows that can match are read: bounded memory for a bounded range.
+            low = lower if i == 0 and spine is None else _minus(lower, step.ttl, i)
+            reads.append(_group_read(step, self.versions[group_key(step)], needed[i], low, upper))
+        return reads
+
+    @staticmethod
+    def parameters(
+        start_time: dt.datetime | None = None, end_time: dt.datetime | None = None
+    ) -> dict[str, Any]:
+        """The statement's parameters for a run over [start_time, end_time)."""
+        if start_time is None and end_time is None:
+            return {}
+        return {
+            "start_time": _utc(start_time) or dt.datetime(1, 1, 2, tzinfo=dt.UTC),
+            "end_time": _utc(end_time) or dt.datetime(9999, 12, 30, tzinfo=dt.UTC),
+        }
+
+    def order_columns(self, spine: Spine | None) -> list[str]:
+        """The columns ``sql(..., ordered=True)`` adds: the statement's ORDER BY values."""
+        count = 1 if spine is not None else len(self.query.root.upsert_keys)
+        return [f"{ORDER}{k}" for k in range(count)]
+
+    @staticmethod
+    def finish(result: pa.Table, spine: Spine | None) -> pa.Table:
+        """The statement's result with the on-demand features a spine recomputes."""
         if spine is not None and spine.recomputes:
-            result = _recompute(result, spine.recomputes)
+            return _recompute(result, spine.recomputes)
         return result
+
+
+@dataclass(frozen=True)
+class GroupRead:
+    """What a run reads of one group: the pinned files whose rows can match, the columns,
+    and the bounds of the event time that rows of files straddling them are filtered to."""
+
+    name: str
+    """The group and version, for messages."""
+    table: str
+    """The offline table."""
+    columns: list[str]
+    files: list[DataFile]
+    empty: pa.Table
+    """No rows, the columns' types: what is read when no file can match."""
+    event: str | None = None
+    """The event-time column when it is a timestamp (then the bounds apply)."""
+    lower: dt.datetime | None = None
+    upper: dt.datetime | None = None
+
+
+def execute(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any]) -> pa.Table:
+    """Run a statement of :meth:`Plan.sql`; QueryError when DuckDB refuses it."""
+    try:
+        return con.sql(sql, params=dict(params) or None).to_arrow_table()
+    except duckdb.Error as exc:
+        raise QueryError(f"the query failed in DuckDB: {exc}") from exc
 
 
 def plan(query: Query, versions: Versions, extra_columns: Sequence[str] = ()) -> Plan:
@@ -394,16 +452,29 @@ def _minus(lower: dt.datetime | None, ttl: dt.timedelta | None, index: int) -> d
     return lower - ttl
 
 
-def _register_pinned(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
+def _group_read(
     step: Step,
     version: int | None,
     columns: list[str],
     lower: dt.datetime | None = None,
     upper: dt.datetime | None = None,
+) -> GroupRead:
+    """The files of a group at a pinned version whose rows can lie in [lower, upper]."""
+    event = step.group.event_time
+    timed = event is not None and _type(step, event) == "timestamp"
+    offline, table = step.group._offline, step.group._offline_table
+    files = [] if version is None else offline.files(table, version, event if timed else None)
+    # Files whose time range lies outside [lower, upper] are not read at all.
+    kept = [f for f in files if _may_overlap(f, lower, upper)]
+    empty = arrow_schema(step.group.features or []).empty_table().select(columns)
+    name = f"{step.group.name} v{step.group.version} at commit {version}"
+    return GroupRead(name, table, columns, kept, empty, event if timed else None, lower, upper)
+
+
+def register_read(
+    con: duckdb.DuckDBPyConnection, name: str, read: GroupRead, offline: OfflineStore
 ) -> None:
-    """Make the columns of a group at a pinned version the relation ``name`` of ``con``.
+    """Make the rows of ``read`` the relation ``name`` of ``con``.
 
     DuckDB reads the Parquet files of the pinned Delta version itself: a registered pyarrow
     Dataset was re-scanned on the probe side of each ASOF join (ADR 0005), and copying the
@@ -411,22 +482,16 @@ def _register_pinned(
     event time cannot match and are filtered in the scan. Files on object storage are read
     from local copies, made once (ADR 0007).
     """
-    event = step.group.event_time
-    timed = event is not None and _type(step, event) == "timestamp"
-    offline, table = step.group._offline, step.group._offline_table
-    files = [] if version is None else offline.files(table, version, event if timed else None)
-    # Files whose time range lies outside [lower, upper] are not read at all, and rows are
-    # filtered only in files that straddle a bound (filtering every row cost ~10 %).
-    kept = [f for f in files if _may_overlap(f, lower, upper)]
-    if not kept:
-        con.register(name, arrow_schema(step.group.features or []).empty_table().select(columns))
+    if not read.files:
+        con.register(name, read.empty)
         return
-    local = offline.local_paths(table, kept)
-    inside = [p for f, p in zip(kept, local, strict=True) if not timed or _inside(f, lower, upper)]
-    straddling = [
-        p for f, p in zip(kept, local, strict=True) if timed and not _inside(f, lower, upper)
-    ]
-    selected = [_q(c) for c in columns]
+    event, lower, upper = read.event, read.lower, read.upper
+    local = offline.local_paths(read.table, read.files)
+    pairs = list(zip(read.files, local, strict=True))
+    # Rows are filtered only in files that straddle a bound (filtering every row cost ~10 %).
+    inside = [p for f, p in pairs if event is None or _inside(f, lower, upper)]
+    straddling = [p for f, p in pairs if event is not None and not _inside(f, lower, upper)]
+    selected = [_q(c) for c in read.columns]
     try:
         parts = []
         if inside:
@@ -445,8 +510,7 @@ def _register_pinned(
         con.register(name, relation)
     except duckdb.IOException as exc:
         raise NotFoundError(
-            f"files of {step.group.name} v{step.group.version} at commit {version} are gone "
-            f"(a vacuum removes the files of old commits): {exc}"
+            f"files of {read.name} are gone (a vacuum removes the files of old commits): {exc}"
         ) from exc
 
 
