@@ -3,12 +3,14 @@
 The body is read here, up to the limit, and handed on whole: a limit raised while a route
 reads the body would reach FastAPI as a failure to read it (400). A declared
 ``Content-Length`` over the limit is refused without reading anything; a streamed (chunked)
-body is refused once it passes the limit.
+body is refused once it passes the limit. Paths matching ``streamed`` (uploads, which their
+routes spool to disk under a limit of their own) pass through unread.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,12 +18,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 class BodyLimit:
     """ASGI middleware: 413 for a declared or streamed body over ``limit`` bytes."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, streamed: re.Pattern[str] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.streamed = streamed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (
+            self.streamed is not None and self.streamed.fullmatch(scope["path"])
+        ):
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", []):

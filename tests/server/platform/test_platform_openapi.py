@@ -9,12 +9,42 @@ takes those statuses; every other expectation is schemathesis' own.
 
 from __future__ import annotations
 
+import io
+import tarfile
+
 import schemathesis
+from hypothesis import strategies as st
 from platform_team import Team
 from schemathesis.engine import events, from_schema
 
+from fti.arrow_ipc import ARROW_STREAM, ONLINE_ROWS, to_stream
+
 EXAMPLES = 6
 SECONDS = 30
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+# The upload bodies: valid ones, and any bytes.
+schemathesis.openapi.media_type(
+    ARROW_STREAM,
+    st.one_of(
+        st.just(to_stream(ONLINE_ROWS, {"key": ["a"], "event_time": [1], "value": ["{}"]})),
+        st.binary(max_size=256),
+    ),
+)
+schemathesis.openapi.media_type(
+    "application/x-tar",
+    st.one_of(st.just(_tar({"model.txt": b"weights"})), st.binary(max_size=1024)),
+)
 
 
 def test_schemathesis_with_all_checks_finds_nothing(team: Team) -> None:

@@ -27,7 +27,18 @@ from fti.server.platform.access import declared_access
 from fti.server.platform.audit import AuditLog
 from fti.server.platform.auth import DEFAULT_CACHE_SECONDS, KeyAuthenticator, OpenAuthenticator
 from fti.server.platform.deps import Platform
-from fti.server.platform.routes import audit, health, keys, me, projects, users
+from fti.server.platform.routes import (
+    artifacts,
+    audit,
+    entities,
+    health,
+    keys,
+    me,
+    online,
+    projects,
+    users,
+)
+from fti.server.platform.stores import UPLOADS, Stores
 from fti.settings import Settings
 from fti.stores.metadata.accounts import AccountStore
 from fti.stores.metadata.sql import SqlMetadataStore
@@ -40,6 +51,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     projects.router,
     keys.router,
     audit.router,
+    entities.router,
+    online.router,
+    artifacts.router,
 )
 """The routers of every platform app, in order."""
 DOCUMENTATION_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
@@ -67,10 +81,12 @@ def create_platform_app(
         KeyAuthenticator(accounts, cache_seconds=key_cache_seconds) if auth else OpenAuthenticator()
     )
     platform = Platform(settings, metadata, accounts, authenticator)
+    stores = Stores(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        stores.close()
         metadata.close()
 
     app = FastAPI(
@@ -81,7 +97,8 @@ def create_platform_app(
     )
     app.state.platform = platform
     app.state.authenticator = authenticator  # what access.requires() reads
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.state.stores = stores  # the store routes' online, artifact and offline stores
+    app.add_middleware(BodyLimit, limit=max_body_bytes, streamed=UPLOADS)
     # Outside the body limit: a write refused there never authenticated, and is not audited.
     app.add_middleware(AuditLog, accounts=accounts)
     errors.install(app)

@@ -1,0 +1,122 @@
+"""The data stores the store routes serve, opened from the server's settings once per worker,
+and the checks that keep each request inside its project.
+
+The metadata store is the platform's own (projects are namespaces in it). The online,
+artifact and offline stores serve every project: online tables are named
+``<project>__...``, artifact keys and offline tables start with ``<project>/``, so a name
+that does not begin with the route's project is refused before it reaches a store.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import threading
+from collections.abc import AsyncIterator
+from functools import cached_property
+from typing import IO, TYPE_CHECKING, Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from fti.errors import InvalidNameError
+from fti.names import check_name
+from fti.settings import Settings
+
+if TYPE_CHECKING:
+    from fti.stores.artifacts import ArtifactStore
+    from fti.stores.online import OnlineStore
+
+UPLOADS = re.compile(r"/api/v1/projects/[^/]+/(online/[^/]+/rows|artifacts/tree)")
+"""The paths of uploads: their routes spool the body under ``max_upload_bytes``, so the JSON
+body limit does not apply to them."""
+SPOOL_IN_MEMORY = 8 * 2**20
+"""Upload bytes kept in memory before the spool moves to a temporary file."""
+
+
+class Stores:
+    """The online and artifact stores of ``settings``, each opened on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Stores(home={str(self.settings.home)!r})"
+
+    @cached_property
+    def online(self) -> OnlineStore:
+        """The online store of every project."""
+        from fti.stores.online import open_online_store
+
+        with self._lock:
+            return open_online_store(self.settings.online_url)
+
+    @cached_property
+    def artifacts(self) -> ArtifactStore:
+        """The artifact store of every project."""
+        from fti.stores.artifacts import open_artifact_store
+
+        with self._lock:
+            return open_artifact_store(self.settings.artifacts_url)
+
+    def close(self) -> None:
+        """Release the connections of the stores opened."""
+        if "online" in self.__dict__:
+            self.online.close()
+
+
+async def stores(request: Request) -> Stores:
+    """The stores of the app serving ``request``."""
+    found: Stores = request.app.state.stores
+    return found
+
+
+StoresDep = Annotated[Stores, Depends(stores)]
+
+
+def online_table(project: str, table: str) -> str:
+    """``table`` when it is a valid name of an online table of ``project``."""
+    check_name(table, "online table")
+    if not table.startswith(f"{project}__"):
+        raise InvalidNameError(
+            f"online table {table!r} is not in project {project!r} (its name starts with "
+            f"'{project}__')"
+        )
+    return table
+
+
+def artifact_key(project: str, key: str) -> str:
+    """``key`` when it is a valid artifact key inside ``project``."""
+    from fti.stores.artifacts.base import check_key
+
+    check_key(key)
+    if not key.startswith(f"{project}/"):
+        raise InvalidNameError(f"artifact key {key!r} is not in project {project!r}")
+    return key
+
+
+async def spool(request: Request, limit: int) -> IO[bytes]:
+    """The request's body in a temporary file (in memory while small), rewound; 413 once it
+    passes ``limit`` bytes, before the rest is read."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"upload over {limit} bytes (max_upload_bytes)")
+    file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+    size = 0
+    try:
+        async for chunk in _chunks(request):
+            size += len(chunk)
+            if size > limit:
+                raise HTTPException(413, f"upload over {limit} bytes (max_upload_bytes)")
+            file.write(chunk)
+    except BaseException:
+        file.close()
+        raise
+    file.seek(0)
+    return file
+
+
+async def _chunks(request: Request) -> AsyncIterator[bytes]:
+    async for chunk in request.stream():
+        if chunk:
+            yield chunk
