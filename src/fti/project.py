@@ -15,6 +15,8 @@ from fti.errors import NotFoundError
 from fti.names import check_name
 from fti.settings import Settings
 from fti.stores.metadata import MetadataStore, open_metadata_store
+from fti.stores.metadata.remote import RemoteMetadataStore
+from fti.stores.server_client import ServerClient
 
 if TYPE_CHECKING:
     from fti.feature_store.feature_store import FeatureStore
@@ -36,6 +38,10 @@ class Project:
     @cached_property
     def offline_store(self) -> OfflineStore:
         """The offline store (Delta tables)."""
+        if self.settings.url:
+            from fti.stores.offline.remote import RemoteOfflineStore
+
+            return RemoteOfflineStore(self._server)
         from fti.stores.offline import open_offline_store
 
         settings = self.settings
@@ -50,6 +56,10 @@ class Project:
     @cached_property
     def online_store(self) -> OnlineStore:
         """The online store (latest row per key)."""
+        if self.settings.url:
+            from fti.stores.online.remote import RemoteOnlineStore
+
+            return RemoteOnlineStore(self._server)
         from fti.stores.online import open_online_store
 
         return open_online_store(self.settings.online_url)
@@ -57,9 +67,20 @@ class Project:
     @cached_property
     def artifact_store(self) -> ArtifactStore:
         """The artifact store (model files)."""
+        if self.settings.url:
+            from fti.stores.artifacts.remote import RemoteArtifactStore
+
+            return RemoteArtifactStore(self._server)
         from fti.stores.artifacts import open_artifact_store
 
         return open_artifact_store(self.settings.artifacts_url)
+
+    @property
+    def _server(self) -> ServerClient:
+        """The connections to the fti server of ``settings.url``."""
+        store = self.metadata_store
+        assert isinstance(store, RemoteMetadataStore)
+        return store.client
 
     @cached_property
     def feature_store(self) -> FeatureStore:
@@ -118,6 +139,8 @@ class Project:
         self.close()
 
     def __repr__(self) -> str:
+        if self.settings.url:
+            return f"Project(name={self.name!r}, url={self.settings.url!r})"
         return f"Project(name={self.name!r}, home={str(self.settings.home)!r})"
 
 
@@ -136,9 +159,15 @@ def connect(
     cache_dir: str | None = None,
     max_cache_bytes: str | None = None,
     allow_unsafe_s3_commits: str | None = None,
+    url: str | None = None,
+    api_key: str | None = None,
     create: bool = True,
 ) -> Project:
     """Open a project. Home: ``home``, else ``$FTI_HOME``, else ``./.fti``.
+
+    Through an fti server: ``connect("http://host:8080", api_key=...)`` (or ``url=``, or
+    ``$FTI_URL`` and ``$FTI_API_KEY``) returns the same project, its stores reached through
+    the server with the key's rights; the store URLs are then the server's business.
 
     The project is ``project``, else ``$FTI_PROJECT``, else ``project`` in ``<home>/fti.toml``,
     else ``"default"``. Store URLs come from the arguments, ``FTI_*_URL`` variables or
@@ -153,6 +182,8 @@ def connect(
     With ``create=False`` nothing is created: NotFoundError when the home or the project does
     not exist (the message lists the projects there are).
     """
+    if isinstance(home, str) and home.startswith(("http://", "https://")):
+        home, url = None, url or home
     settings = Settings.load(
         home,
         project=project,
@@ -167,12 +198,16 @@ def connect(
         cache_dir=cache_dir,
         max_cache_bytes=max_cache_bytes,
         allow_unsafe_s3_commits=allow_unsafe_s3_commits,
+        url=url,
+        api_key=api_key,
     )
     return Project(settings.project, settings, create=create)
 
 
 def _open_metadata(settings: Settings, project: str, create: bool) -> MetadataStore:
     """The metadata store; unless ``create``, only when it and the project exist already."""
+    if settings.url:
+        return _open_remote(settings, project, create)
     if create:
         return open_metadata_store(settings.metadata_url)
     how = "run `fti demo`, or fti.connect() and create a feature group in Python"
@@ -188,4 +223,23 @@ def _open_metadata(settings: Settings, project: str, create: bool) -> MetadataSt
             f"project {project!r} does not exist in {settings.home}; {there} "
             "(choose one with --project or FTI_PROJECT)"
         )
+    return store
+
+
+def _open_remote(settings: Settings, project: str, create: bool) -> RemoteMetadataStore:
+    """The metadata store of the server at ``settings.url``; unless ``create``, only when the
+    project is one the caller may use there (projects are made on the server by an admin)."""
+    store = RemoteMetadataStore(ServerClient(settings.url, settings.api_key or None))
+    if not create:
+        try:
+            store.client.request("GET", f"/api/v1/projects/{project}")
+        except NotFoundError as exc:
+            store.close()
+            raise NotFoundError(
+                f"project {project!r} does not exist on {settings.url} (an admin makes it "
+                "with `fti admin projects create`)"
+            ) from exc
+        except BaseException:
+            store.close()
+            raise
     return store

@@ -15,6 +15,7 @@ import typer
 
 from fti.cli.context import errors
 from fti.errors import ConfigError, FtiError, StoreError
+from fti.stores.server_client import error_from_answer
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -73,7 +74,7 @@ class Server:
             with urllib.request.urlopen(request, timeout=60) as answer:
                 raw = answer.read()
         except urllib.error.HTTPError as exc:
-            raise _error(exc.code, exc.read()) from exc
+            raise error_from_answer(exc.code, exc.read()) from exc
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise StoreError(f"cannot reach the fti server at {self.url}: {reason}") from exc
@@ -100,24 +101,3 @@ def when(text: str | None) -> str:
     if not text:
         return ""
     return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _error(status: int, raw: bytes) -> FtiError:
-    try:
-        answer = json.loads(raw)
-        message, code = str(answer["error"]), str(answer["code"])
-    except (ValueError, KeyError, TypeError):
-        return FtiError(f"the server answered {status}: {raw[:200]!r}")
-    for kind in _subclasses(FtiError):
-        if kind.code == code:
-            try:
-                return kind(message)
-            except TypeError:  # a class that takes more than a message
-                break
-    return FtiError(message)
-
-
-def _subclasses(kind: type[FtiError]) -> Iterator[type[FtiError]]:
-    for sub in kind.__subclasses__():
-        yield sub
-        yield from _subclasses(sub)

@@ -62,7 +62,7 @@ class ObjectArtifactStore:
 
     def __init__(self, location: Location, staging: Path | None = None) -> None:
         self.location = location
-        self._staging = StagingArea(staging or _default_staging())
+        self._staging = StagingArea(staging or default_staging())
 
     def __repr__(self) -> str:
         return f"ObjectArtifactStore({self.location.display!r})"
@@ -295,7 +295,8 @@ def _entry(key: str, path: str, manifest: Manifest) -> FileEntry:
     return entry
 
 
-def _default_staging() -> Path:
+def default_staging() -> Path:
+    """Where trees are staged on this machine before an upload: ``<tmp>/fti-staging-<user>``."""
     user = "user"
     with contextlib.suppress(Exception):  # no name for this uid (some containers)
         user = re.sub(r"[^A-Za-z0-9_.-]", "_", getpass.getuser())
