@@ -101,6 +101,36 @@ GROUPS: dict[str, GroupSpec] = {
 }
 
 
+FEATURE_DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "flights": {
+        "is_delayed": "Label: the departure left 15 minutes or more after its schedule",
+        "dep_minute_of_day": "Scheduled departure, minutes after local midnight",
+        "distance": "Great-circle distance between the airports, in miles",
+    },
+    "weather": {
+        "temp": "Air temperature at the origin airport, degrees Fahrenheit",
+        "visib": "Visibility at the origin airport, miles",
+        "wind_speed": "Wind speed at the origin airport, mph",
+    },
+    "carrier_delays": {
+        "share_delayed": "Share of the carrier's departures at the airport delayed 15 min+",
+    },
+    "planes": {"seats": "Seats of the aircraft"},
+}
+"""Descriptions of some features (the UI's search finds features by them), given once the
+first insert has defined each group's schema."""
+
+
+def describe_features(groups: dict[str, fti.FeatureGroup]) -> None:
+    """Give the features of :data:`FEATURE_DESCRIPTIONS` their descriptions, where missing."""
+    for name, descriptions in FEATURE_DESCRIPTIONS.items():
+        fg = groups[name]
+        have = {f.name: f.description for f in fg.features or []}
+        for feature, text in descriptions.items():
+            if feature in have and have[feature] != text:
+                fg.set_feature_description(feature, text)
+
+
 def feature_groups(fs: fti.FeatureStore) -> dict[str, fti.FeatureGroup]:
     """The demo's groups, created on first use."""
     return {
@@ -157,6 +187,7 @@ def run(
             bar.update(task, description=f"{name}: {len(batches[name]):,} rows")
             commits[name] = fg.insert(batches[name])
             bar.advance(task)
+    describe_features(groups)
     return commits
 
 

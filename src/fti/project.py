@@ -6,12 +6,12 @@ store only, and never loads Delta Lake, DuckDB or pandas.
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from fti.errors import NotFoundError
+from fti.errors import ConfigError, NotFoundError
 from fti.names import check_name
 from fti.settings import Settings
 from fti.stores.metadata import MetadataStore, open_metadata_store
@@ -19,6 +19,7 @@ from fti.stores.metadata.remote import RemoteMetadataStore
 from fti.stores.server_client import ServerClient
 
 if TYPE_CHECKING:
+    from fti.engines import Engine
     from fti.feature_store.feature_store import FeatureStore
     from fti.model_registry.registry import ModelRegistry
     from fti.monitoring.monitors import Monitoring
@@ -34,6 +35,7 @@ class Project:
         self.name = check_name(name, "project name")
         self.settings = settings
         self.metadata_store: MetadataStore = _open_metadata(settings, name, create)
+        self._engines: dict[str, Engine] = {}
 
     @cached_property
     def offline_store(self) -> OfflineStore:
@@ -52,6 +54,36 @@ class Project:
             max_cache_bytes=settings.cache_size_limit,
             allow_unsafe_s3_commits=settings.unsafe_s3_commits_allowed,
         )
+
+    def engine(self, name: str | None = None) -> Engine:
+        """The engine ``name`` (``"local"``, ``"ray"``; the settings' ``engine`` when None),
+        opened once; Ray is imported only here, for the ray engine."""
+        from fti.settings import ENGINES
+
+        name = name or self.settings.engine
+        if name not in ENGINES:
+            raise ConfigError(f"engine {name!r} is not one of {', '.join(ENGINES)}")
+        if name not in self._engines:
+            if name == "ray":
+                from fti.engines.ray import RayEngine
+                from fti.stores.offline import open_offline_store
+
+                settings = self.settings
+                # Workers open the same offline store; its files are copied to their caches.
+                opener = partial(
+                    open_offline_store,
+                    settings.offline_url,
+                    home=settings.home,
+                    cache_dir=settings.cache_path,
+                    max_cache_bytes=settings.cache_size_limit,
+                    allow_unsafe_s3_commits=settings.unsafe_s3_commits_allowed,
+                )
+                self._engines[name] = RayEngine(opener, settings.ray_address, settings.partitions)
+            else:
+                from fti.engines import LocalEngine
+
+                self._engines[name] = LocalEngine()
+        return self._engines[name]
 
     @cached_property
     def online_store(self) -> OnlineStore:
@@ -99,6 +131,7 @@ class Project:
             maintenance=MaintenancePolicy(
                 self.settings.retention_period, self.settings.maintenance_every
             ),
+            engines=self.engine,
         )
         # fv.models() and fv.create_monitor() reach services above the feature store through
         # these hooks, so that feature_store never imports model_registry or monitoring.
@@ -161,6 +194,9 @@ def connect(
     allow_unsafe_s3_commits: str | None = None,
     url: str | None = None,
     api_key: str | None = None,
+    engine: str | None = None,
+    ray_address: str | None = None,
+    ray_partitions: str | None = None,
     create: bool = True,
 ) -> Project:
     """Open a project. Home: ``home``, else ``$FTI_HOME``, else ``./.fti``.
@@ -200,6 +236,9 @@ def connect(
         allow_unsafe_s3_commits=allow_unsafe_s3_commits,
         url=url,
         api_key=api_key,
+        engine=engine,
+        ray_address=ray_address,
+        ray_partitions=ray_partitions,
     )
     return Project(settings.project, settings, create=create)
 

@@ -24,6 +24,7 @@ from fti.cli import (
     serve,
     server,
     training_data,
+    ui,
     verify,
 )
 from fti.cli.context import CliState
@@ -50,6 +51,7 @@ app.command("maintenance")(maintenance.maintenance)
 app.command("info")(info.info)
 app.command("serve")(serve.serve)
 app.command("server")(server.server)
+app.command("ui")(ui.ui)
 app.add_typer(admin.app, name="admin")
 app.add_typer(keys.app, name="keys")
 app.command("demo")(demo.run)

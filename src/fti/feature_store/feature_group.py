@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from fti import run_outputs
-from fti.errors import NotFoundError, QueryError, SchemaError
+from fti.errors import InvalidArgumentError, NotFoundError, QueryError, SchemaError
 from fti.feature_store import ingest
 from fti.feature_store.ingest import Commit
 from fti.feature_store.on_demand import OnDemandFeature
@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from fti.feature_store.feature_store import FeatureStore
 
 KIND = "feature_group"
+
+
+MAX_DESCRIPTION = 2000
+"""Characters of a feature's description."""
 
 
 class FeatureGroup:
@@ -206,6 +210,15 @@ class FeatureGroup:
             ) from exc
         return from_arrow(rows, return_type)
 
+    def head(self, rows: int = 10, *, return_type: ReturnType = "pandas") -> Any:
+        """The first ``rows`` rows of the latest commit (in file order), reading no more files
+        than it needs."""
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+            raise InvalidArgumentError(f"rows must be a whole number >= 0, not {rows!r}")
+        if self._offline.version(self._offline_table) is None:
+            return from_arrow(self._empty_table(), return_type)
+        return from_arrow(self._offline.dataset(self._offline_table).head(rows), return_type)
+
     def read_changes(
         self, from_commit: int, to_commit: int | None = None, *, return_type: ReturnType = "pandas"
     ) -> Any:
@@ -342,6 +355,28 @@ class FeatureGroup:
         self._entity = self._metadata.update(
             KIND, self._entity.project, self.name, self.version, self._body
         )
+
+    def set_feature_description(self, feature: str, description: str) -> None:
+        """Describe one feature (search finds features by their descriptions)."""
+        if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+            raise InvalidArgumentError(
+                f"a description is text of at most {MAX_DESCRIPTION} characters"
+            )
+        # Read again: another handle may have changed the group since this one was made.
+        body = dict(self._metadata.get(KIND, self._entity.project, self.name, self.version).body)
+        stored = body.get("features")
+        if stored is None:
+            raise QueryError(f"{self!r} has no schema yet: insert data or declare its features")
+        names = [f["name"] for f in stored]
+        if feature not in names:
+            raise NotFoundError(f"{self!r} has no feature {feature!r}; it has {', '.join(names)}")
+        body["features"] = [
+            {**f, "description": description} if f["name"] == feature else f for f in stored
+        ]
+        self._entity = self._metadata.update(
+            KIND, self._entity.project, self.name, self.version, body
+        )
+        self._body, self._features = dict(self._entity.body), None
 
     def _add_record(self, record_kind: str, commit_id: int, body: dict[str, Any]) -> None:
         self._metadata.add_record(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from fti.engines import Engine, LocalEngine
 from fti.errors import (
+    ConfigError,
     InvalidArgumentError,
     NotFoundError,
     QueryError,
@@ -41,6 +43,7 @@ class FeatureStore:
         *,
         limits: InsertLimits,
         maintenance: MaintenancePolicy | None = None,
+        engines: Callable[[str | None], Engine] | None = None,
     ) -> None:
         self.project = project
         self._offline = offline
@@ -52,6 +55,19 @@ class FeatureStore:
         # Project sets them, so this layer never imports model_registry or monitoring.
         self._models_of_view: Callable[[str, int], list[Any]] | None = None
         self._monitoring: Any = None
+        # Project opens the engines by name (ray only when asked for); alone, the store
+        # runs everything locally.
+        self._engines = engines
+
+    def engine(self, name: str | None = None) -> Engine:
+        """The engine named ``name`` (``"local"``, ``"ray"``), the project's when None."""
+        if self._engines is not None:
+            return self._engines(name)
+        if name not in (None, "local"):
+            raise ConfigError(
+                f"engine {name!r} needs a project: open it with fti.connect(engine={name!r})"
+            )
+        return LocalEngine()
 
     def __repr__(self) -> str:
         return f"FeatureStore(project={self.project!r})"

@@ -308,7 +308,13 @@ class FeatureView:
         """Recompute a training dataset from its pinned versions and compare digests."""
         from fti.feature_store.verification import verify_training_data
 
-        return verify_training_data(self, version)
+        check = verify_training_data(self, version)
+        self._record_check(
+            "training_data_check",
+            str(check.version),
+            {"matches": check.matches, "reason": check.reason},
+        )
+        return check
 
     def verify_online(
         self,
@@ -322,7 +328,41 @@ class FeatureView:
         every sampled entry; the audit tells how many values of each feature it compared."""
         from fti.feature_store.verification import verify_online
 
-        return verify_online(self, sample, training_dataset_version, request_parameters or {})
+        audit = verify_online(self, sample, training_dataset_version, request_parameters or {})
+        at = dt.datetime.now(dt.UTC).isoformat()
+        self._record_check(
+            "skew_audit",
+            at,
+            {
+                "at": at,
+                "checked": audit.checked,
+                "ok": audit.ok,
+                "mismatches": len(audit.mismatches),
+                "by_feature": audit.by_feature(),
+                "causes": audit.causes(),
+                "uncompared": audit.uncompared(),
+                "training_dataset_version": training_dataset_version,
+            },
+        )
+        return audit
+
+    def checks(self) -> dict[str, Any]:
+        """The recorded checks: ``training_data`` maps each verified training dataset version
+        to its last outcome (``matches``, ``reason``); ``skew_audit`` is a summary of the last
+        online audit (None: never audited)."""
+        project, name, version = self._entity.project, self.name, self.version
+        metadata = self._store._metadata
+        verified = metadata.records(KIND, project, name, version, "training_data_check")
+        audits = metadata.records(KIND, project, name, version, "skew_audit")
+        return {
+            "training_data": {int(r.key): r.body for r in verified},
+            "skew_audit": max(audits, key=lambda r: r.key).body if audits else None,
+        }
+
+    def _record_check(self, kind: str, key: str, body: dict[str, Any]) -> None:
+        self._store._metadata.add_record(
+            KIND, self._entity.project, self.name, self.version, kind, key, body
+        )
 
     def models(self) -> list[Model]:
         """The saved model versions trained from this view version (any training dataset)."""

@@ -10,7 +10,7 @@ import datetime as dt
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from fti import run_outputs
 from fti.errors import InvalidArgumentError, NotFoundError
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from fti.feature_store.feature_view import FeatureView
     from fti.model_registry.registry import ModelRegistry
+    from fti.stores.artifacts.base import FileEntry
 
 
 class Model:
@@ -175,6 +176,17 @@ class Model:
         """Copy the verified files (and MANIFEST.json) into an empty ``directory``
         (a new temporary folder when None); returns it."""
         return self._registry._download(self, directory)
+
+    def files(self) -> dict[str, FileEntry]:
+        """The stored files of this version (path -> sha256 and size), from its verified
+        manifest."""
+        key, digest = self._registry._stored(self)
+        return dict(self._registry._artifacts.manifest(key, digest).files)
+
+    def open_file(self, path: str) -> BinaryIO:
+        """A stream over one stored file of this version; reading it to the end verifies it."""
+        key, digest = self._registry._stored(self)
+        return self._registry._artifacts.open(key, path, digest)
 
     def set_alias(self, alias: str, force: bool = False) -> list[str]:
         """Point ``alias`` at this version after the promotion checks.

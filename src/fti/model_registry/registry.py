@@ -203,6 +203,11 @@ class ModelRegistry:
         """``{alias: version}`` of model ``name`` now."""
         return self._aliases.current(check_name(name, "model name"))
 
+    def alias_history(self, name: str) -> list[dict[str, Any]]:
+        """Every alias event of model ``name``, oldest first: alias, version (None: removed),
+        forced, by, at."""
+        return self._aliases.history(check_name(name, "model name"))
+
     def rollback(self, name: str, alias: str, force: bool = False) -> Model:
         """Point ``alias`` of model ``name`` back at the version it held before the current
         one (after the promotion checks, unless ``force``); returns that version."""

@@ -42,6 +42,8 @@ from fti.server.platform.stores import UPLOADS, Stores
 from fti.settings import Settings
 from fti.stores.metadata.accounts import AccountStore
 from fti.stores.metadata.sql import SqlMetadataStore
+from fti.ui import routes as ui
+from fti.ui.app import ServerProjects
 
 DEFAULT_MAX_BODY = 1024 * 1024
 ROUTERS: tuple[APIRouter, ...] = (
@@ -54,8 +56,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     entities.router,
     online.router,
     artifacts.router,
+    ui.router,
 )
-"""The routers of every platform app, in order."""
+"""The routers of every platform app, in order (the web UI's pages last)."""
 DOCUMENTATION_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 """FastAPI's own routes (the API's documentation): public, and not API routes."""
 
@@ -67,13 +70,15 @@ def create_platform_app(
     key_cache_seconds: float = DEFAULT_CACHE_SECONDS,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     routers: Sequence[APIRouter] = (),
+    ui_projects: ui.ProjectSource | None = None,
 ) -> FastAPI:
     """The platform app on the stores of ``settings``; the metadata database is migrated first.
 
     ``auth=False`` lets every caller act as an admin (``fti server`` allows it on loopback
     only). A key's principal and roles are cached for ``key_cache_seconds`` per worker.
-    ``routers`` are included after :data:`ROUTERS`. Raises TypeError when a route declares no
-    access.
+    ``routers`` are included after :data:`ROUTERS`. The web UI's pages read projects from
+    ``ui_projects`` (default: through this server's API with the session's key). Raises
+    TypeError when a route declares no access.
     """
     metadata = SqlMetadataStore(settings.metadata_url)
     accounts = AccountStore(metadata)
@@ -97,6 +102,8 @@ def create_platform_app(
     )
     app.state.platform = platform
     app.state.authenticator = authenticator  # what access.requires() reads
+    app.state.ui_projects = ui_projects or ServerProjects(accounts)
+    app.state.ui_sign_in = auth
     app.state.stores = stores  # the store routes' online, artifact and offline stores
     app.add_middleware(BodyLimit, limit=max_body_bytes, streamed=UPLOADS)
     # Outside the body limit: a write refused there never authenticated, and is not audited.
