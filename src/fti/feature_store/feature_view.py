@@ -115,13 +115,17 @@ class FeatureView:
         end_time: dt.datetime | None = None,
         spine: Any = None,
         description: str = "",
+        *,
+        engine: str | None = None,
     ) -> int:
         """Record a training dataset (all rows in the train part); returns its version.
 
         With a spine, its labels are the labels and its request parameters recompute the
-        on-demand features that take them, as in :meth:`get_batch_data`.
+        on-demand features that take them, as in :meth:`get_batch_data`. ``engine``
+        (``"local"``, ``"ray"``; the project's when None) computes the rows; every engine
+        gives the same rows, values, order and digest.
         """
-        return self._create(SplitRule(), start_time, end_time, spine, description)
+        return self._create(SplitRule(), start_time, end_time, spine, description, engine)
 
     def train_test_split(
         self,
@@ -136,11 +140,12 @@ class FeatureView:
         description: str = "",
         primary_key: bool = False,
         event_time: bool = False,
+        engine: str | None = None,
     ) -> tuple[Any, Any, Any, Any]:
         """Record a dataset split randomly (``test_size``, ``seed``) or by time
         (``test_start``, ``train_end``); returns X_train, X_test, y_train, y_test."""
         rule = training_data.train_test_rule(test_size, train_end, test_start, seed)
-        version = self._create(rule, start_time, end_time, spine, description)
+        version = self._create(rule, start_time, end_time, spine, description, engine)
         return self.get_train_test_split(version, primary_key=primary_key, event_time=event_time)
 
     def train_validation_test_split(
@@ -158,12 +163,13 @@ class FeatureView:
         description: str = "",
         primary_key: bool = False,
         event_time: bool = False,
+        engine: str | None = None,
     ) -> tuple[Any, Any, Any, Any, Any, Any]:
         """Record a three-way split; returns X_train, X_val, X_test, y_train, y_val, y_test."""
         rule = training_data.train_validation_test_rule(
             validation_size, test_size, validation_start, test_start, train_end, seed
         )
-        version = self._create(rule, start_time, end_time, spine, description)
+        version = self._create(rule, start_time, end_time, spine, description, engine)
         return self.get_train_validation_test_split(
             version, primary_key=primary_key, event_time=event_time
         )
@@ -237,6 +243,7 @@ class FeatureView:
         *,
         return_type: ReturnType = "pandas",
         transformed: bool = True,
+        engine: str | None = None,
     ) -> Any:
         """Features of the latest commits, transformed as for training (no labels).
 
@@ -250,7 +257,9 @@ class FeatureView:
         use_state = self._has_transforms and transformed
         dataset = self.training_dataset(training_dataset_version) if use_state else None
         state = dataset.transformation_state if dataset else {}
-        table = self._run(point_in_time.latest_versions(self.query), start, end, prepared)
+        table = self._run(
+            point_in_time.latest_versions(self.query), start, end, prepared, engine
+        )
         frame = self._features_frame(table, state, primary_key, event_time, transformed)
         if return_type == "pandas":
             return frame
@@ -450,9 +459,11 @@ class FeatureView:
         start_time: dt.datetime | None,
         end_time: dt.datetime | None,
         spine: point_in_time.Spine | None,
+        engine: str | None = None,
     ) -> pa.Table:
         plan = point_in_time.plan(self.query, versions, self.root_keys)
-        return plan.run(spine=spine, start_time=start_time, end_time=end_time)
+        runner = self._store.engine(engine)
+        return runner.point_in_time(plan, spine=spine, start_time=start_time, end_time=end_time)
 
     def _create(
         self,
@@ -461,6 +472,7 @@ class FeatureView:
         end_time: dt.datetime | None,
         spine: Any,
         description: str,
+        engine: str | None = None,
     ) -> int:
         start, end = training_data.time_range(start_time, end_time)
         prepared = self._prepare_spine(spine)
@@ -486,7 +498,7 @@ class FeatureView:
                     writes.append(
                         pool.submit(offline.write_file, self._spine_path(staged), prepared.given)
                     )
-                table = self._run(versions, start, end, prepared)
+                table = self._run(versions, start, end, prepared, engine)
                 root_time = self.query.root.event_time
                 times = table.column(root_time) if root_time else None
                 table = table.append_column(SPLIT_COLUMN, rule.assign(times, table.num_rows))
