@@ -32,7 +32,16 @@ TIMEOUT = 300.0
 class ServerClient:
     """Requests to the fti server at ``url`` with ``api_key``."""
 
-    def __init__(self, url: str, api_key: str | None, *, timeout: float = TIMEOUT) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None,
+        *,
+        timeout: float = TIMEOUT,
+        http: httpx.Client | None = None,
+    ) -> None:
+        """``http``: the httpx client to send requests with (tests pass an in-process one);
+        by default one of its own, with a keep-alive connection pool."""
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"the server URL must start with http:// or https://, not {url!r}")
         try:
@@ -41,12 +50,11 @@ class ServerClient:
             raise MissingDependencyError("httpx", "remote") from exc
         self.url = url.rstrip("/")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(
-            base_url=self.url,
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=10.0),
-            follow_redirects=False,
-        )
+        if http is None:
+            http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout, connect=10.0))
+        http.headers.update(headers)
+        http.follow_redirects = False
+        self._http = http
 
     def __repr__(self) -> str:
         return f"ServerClient({self.url!r})"

@@ -15,12 +15,13 @@ import io
 import os
 import re
 import shutil
+import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from fti.errors import InvalidArgumentError, InvalidNameError, NotFoundError
 from fti.stores.artifacts.base import (
@@ -194,3 +195,43 @@ class VerifyingReader(io.RawIOBase):
         if not self.closed:
             self._handle.close()
         super().close()
+
+
+def pack_tar(files: list[tuple[Path, str]], out: IO[bytes]) -> None:
+    """Write ``files`` (local path, path in the tree) to ``out`` as a tar stream."""
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for source, rel in files:
+            archive.add(str(source), arcname=rel, recursive=False)
+
+
+def unpack_tar(source: IO[bytes], folder: Path, written: list[Path]) -> None:
+    """Write the regular files of the tar stream ``source`` under ``folder``, appending each
+    to ``written``; InvalidArgumentError for anything else in it (a link, a special file, a
+    path that leaves the folder or is given twice)."""
+    seen: set[str] = set()
+    try:
+        with tarfile.open(fileobj=source, mode="r|") as archive:
+            for member in archive:
+                if not member.isfile():
+                    raise InvalidArgumentError(
+                        f"{member.name!r} is not a regular file (a tree holds files only)"
+                    )
+                try:
+                    rel = check_path(member.name)
+                except InvalidNameError as exc:
+                    raise InvalidArgumentError(str(exc)) from exc
+                if rel in seen:
+                    raise InvalidArgumentError(f"{rel!r} is given twice")
+                seen.add(rel)
+                content = archive.extractfile(member)
+                assert content is not None  # a regular file has content
+                target = folder / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with target.open("xb") as out:
+                    written.append(target)
+                    shutil.copyfileobj(content, out, CHUNK)
+    except (tarfile.TarError, EOFError) as exc:
+        raise InvalidArgumentError(f"not a valid tar stream: {exc}") from exc
+    except (FileExistsError, IsADirectoryError, NotADirectoryError) as exc:
+        # One path is a file in one member and a folder in another.
+        raise InvalidArgumentError(f"paths collide: {exc.filename}") from exc

@@ -10,24 +10,22 @@ The project of a key is its first part (the registry's keys are ``<project>/mode
 
 from __future__ import annotations
 
-import hashlib
 import io
-import tarfile
 import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from fti.errors import ArtifactIntegrityError
+from fti.errors import ArtifactIntegrityError, InvalidArgumentError
 from fti.names import check_name
 from fti.stores.artifacts.base import (
-    LEFTOVER,
     MANIFEST_NAME,
     FileEntry,
     Manifest,
     RemovedTree,
     check_key,
+    check_listing,
     check_path,
     parse_manifest,
     verify_entry,
@@ -36,8 +34,11 @@ from fti.stores.artifacts.files import (
     CHUNK,
     StagingArea,
     VerifyingReader,
+    hash_file,
+    pack_tar,
     source_files,
     tree,
+    unpack_tar,
 )
 from fti.stores.artifacts.object_store import default_staging
 from fti.stores.server_client import ServerClient
@@ -62,17 +63,15 @@ class RemoteArtifactStore:
         return self._staging.new()
 
     def cleanup(self, older_than: timedelta, leftovers: Iterable[str] = ()) -> list[RemovedTree]:
-        """Remove this machine's dead or old staging folders, and the trees at ``leftovers``
-        on the server (those with a manifest are reported with their size)."""
+        """Remove this machine's dead or old staging folders, and on the server the trees at
+        the keys ``leftovers`` (files of saves that did not finish)."""
         removed = self._staging.cleanup(older_than)
+        by_project: dict[str, list[str]] = {}
         for key in leftovers:
-            try:
-                size = self.manifest(key).size
-            except ArtifactIntegrityError:  # a save cut short: no manifest, files maybe
-                size = None
-            self.delete(key)
-            if size is not None:
-                removed.append(RemovedTree(f"{self.client.url} {key}", size, LEFTOVER))
+            by_project.setdefault(self._path(key, "cleanup"), []).append(key)
+        for path, keys in by_project.items():
+            for r in self.client.json("POST", path, json_body={"keys": keys}):
+                removed.append(RemovedTree(r["path"], r["bytes"], r["reason"]))
         return removed
 
     def commit(self, key: str, staged: Path) -> Manifest:
@@ -133,15 +132,25 @@ class RemoteArtifactStore:
     def get(self, key: str, target: Path, manifest_sha256: str | None = None) -> Path:
         """Download the verified tree of ``key`` (with its manifest) into ``target``."""
         manifest = self.manifest(key, manifest_sha256)
+        where = f"artifacts {key}"
         target = Path(target)
+        target.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
+        params = {"key": key, "manifest_sha256": manifest.digest}
         try:
-            for rel, entry in sorted(manifest.files.items()):
-                destination = target / rel
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                written.append(destination)
-                digest, size = self._receive(key, rel, manifest_sha256, destination)
-                verify_entry(f"artifacts {key}", rel, entry, digest, size)
+            with tempfile.TemporaryFile() as spool:
+                with self.client.stream("GET", self._path(key, "tree"), params=params) as answer:
+                    for chunk in self.client.chunks(answer, CHUNK):
+                        spool.write(chunk)
+                spool.seek(0)
+                try:
+                    unpack_tar(spool, target, written)
+                except InvalidArgumentError as exc:
+                    raise ArtifactIntegrityError(f"{where}: the server sent {exc}") from exc
+            check_listing(where, manifest, {p.relative_to(target).as_posix() for p in written})
+            for path in written:
+                rel = path.relative_to(target).as_posix()
+                verify_entry(where, rel, manifest.files[rel], *hash_file(path))
             manifest_file = target / MANIFEST_NAME
             written.append(manifest_file)
             manifest_file.write_bytes(manifest.to_bytes())
@@ -159,9 +168,7 @@ class RemoteArtifactStore:
 
     def _upload(self, key: str, files: list[tuple[Path, str]]) -> Manifest:
         with tempfile.TemporaryFile() as spool:
-            with tarfile.open(fileobj=spool, mode="w", format=tarfile.PAX_FORMAT) as archive:
-                for source, rel in files:
-                    archive.add(str(source), arcname=rel, recursive=False)
+            pack_tar(files, spool)
             size = spool.tell()
             spool.seek(0)
             answer = self.client.request(
@@ -172,22 +179,6 @@ class RemoteArtifactStore:
                 headers={"Content-Type": TAR, "Content-Length": str(size)},
             )
         return Manifest.from_bytes(answer.content, f"artifacts {key}")
-
-    def _receive(
-        self, key: str, path: str, manifest_sha256: str | None, destination: Path
-    ) -> tuple[str, int]:
-        digest = hashlib.sha256()
-        size = 0
-        params = {"key": key, "path": path, "manifest_sha256": manifest_sha256}
-        with (
-            self.client.stream("GET", self._path(key, "file"), params=params) as answer,
-            destination.open("wb") as out,
-        ):
-            for chunk in self.client.chunks(answer, CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-                out.write(chunk)
-        return digest.hexdigest(), size
 
 
 def _entry(key: str, path: str, manifest: Manifest) -> FileEntry:

@@ -5,29 +5,35 @@ The key (``<project>/...``) and a file's path are query parameters, checked by t
 store's own rules and against the route's project before any store sees them. A tree is
 uploaded as a tar stream of regular files (spooled to disk under the upload limit), unpacked
 by hand into a staging folder (no links, no special files, no path that leaves it, no name
-given twice) and sealed there; files are downloaded as streams verified against the manifest
-as they are read.
+given twice) and sealed there; files and whole trees are downloaded as streams, verified
+against the manifest.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
-import tarfile
+import tempfile
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
-from typing import IO, Annotated, BinaryIO
+from typing import IO, Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from fti.errors import InvalidArgumentError, InvalidNameError
+from fti.errors import FtiError, InvalidArgumentError
 from fti.server.errors import error_responses
 from fti.server.platform.access import Access, requires
 from fti.server.platform.deps import PlatformDep, ProjectName
+from fti.server.platform.routes.schemas import Strict
 from fti.server.platform.stores import StoresDep, artifact_key, spool
 from fti.stores.artifacts.base import check_path
+from fti.stores.artifacts.files import pack_tar, tree, unpack_tar
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/projects/{project}/artifacts", tags=["artifacts"])
 
@@ -84,7 +90,7 @@ def file(
     """One file of ``key``, streamed; a file that does not match its manifest ends the
     stream early (the client verifies what it received against the manifest)."""
     stream = stores.artifacts.open(artifact_key(project, key), check_path(path), manifest_sha256)
-    return StreamingResponse(_chunks(stream), media_type="application/octet-stream")
+    return StreamingResponse(_chunks(stream, key), media_type="application/octet-stream")
 
 
 @router.put(
@@ -114,7 +120,10 @@ async def put_tree(
         staged = stores.artifacts.staging_dir()
         try:
             with body:
-                unpack(body, staged)
+                unpack_tar(body, staged, [])
+        except InvalidArgumentError as exc:
+            stores.artifacts.discard(staged)
+            raise InvalidArgumentError(f"upload: {exc}") from exc
         except BaseException:
             stores.artifacts.discard(staged)
             raise
@@ -136,38 +145,58 @@ def delete_tree(project: ProjectName, key: Key, stores: StoresDep) -> Response:
     return Response(status_code=204)
 
 
-def unpack(source: IO[bytes], staged: Path) -> None:
-    """Write the regular files of the tar stream ``source`` under ``staged``;
-    InvalidArgumentError for anything else in it."""
-    seen: set[str] = set()
+@router.get(
+    "/tree",
+    dependencies=Read,
+    response_class=StreamingResponse,
+    responses={200: {"content": {TAR: {"schema": {"type": "string"}}}}},
+)
+def get_tree(
+    project: ProjectName, key: Key, stores: StoresDep, manifest_sha256: Digest = None
+) -> StreamingResponse:
+    """The verified tree of ``key`` (its files exactly those of the manifest) as a tar stream
+    of its files, the manifest aside."""
+    key = artifact_key(project, key)
+    folder = Path(tempfile.mkdtemp(prefix="fti-tree-"))
     try:
-        with tarfile.open(fileobj=source, mode="r|") as archive:
-            for member in archive:
-                if not member.isfile():
-                    raise InvalidArgumentError(
-                        f"upload: {member.name!r} is not a regular file (a tree holds files only)"
-                    )
-                try:
-                    rel = check_path(member.name)
-                except InvalidNameError as exc:
-                    raise InvalidArgumentError(f"upload: {exc}") from exc
-                if rel in seen:
-                    raise InvalidArgumentError(f"upload: {rel!r} is given twice")
-                seen.add(rel)
-                content = archive.extractfile(member)
-                assert content is not None  # a regular file has content
-                target = staged / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with target.open("xb") as out:
-                    shutil.copyfileobj(content, out, CHUNK)
-    except (tarfile.TarError, EOFError) as exc:
-        raise InvalidArgumentError(f"upload: not a valid tar stream: {exc}") from exc
-    except (FileExistsError, IsADirectoryError, NotADirectoryError) as exc:
-        # One path is a file in one member and a folder in another.
-        raise InvalidArgumentError(f"upload: paths collide: {exc.filename}") from exc
+        stores.artifacts.get(key, folder, manifest_sha256)
+        spooled = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the stream)
+        pack_tar(list(tree(folder, manifest=True)), spooled)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    spooled.seek(0)
+    return StreamingResponse(_chunks(spooled, key), media_type=TAR)
 
 
-def _chunks(stream: BinaryIO) -> Iterator[bytes]:
+class Cleanup(Strict):
+    """The trees of saves that did not finish."""
+
+    keys: Annotated[list[str], Field(max_length=10_000)]
+
+
+class RemovedOut(BaseModel):
+    """A tree a cleanup removed."""
+
+    path: str
+    bytes: int
+    reason: str
+
+
+@router.post("/cleanup", dependencies=[Depends(requires(Access.OWNER))])
+def cleanup(project: ProjectName, body: Cleanup, stores: StoresDep) -> list[RemovedOut]:
+    """Remove the trees at ``keys`` (leftovers of saves that did not finish), and the server's
+    staging folders of uploads whose process died."""
+    keys = [artifact_key(project, k) for k in body.keys]
+    removed = stores.artifacts.cleanup(timedelta.max, keys)
+    return [RemovedOut(path=r.path, bytes=r.bytes, reason=r.reason) for r in removed]
+
+
+def _chunks(stream: IO[bytes], key: str) -> Iterator[bytes]:
     with stream:
-        while chunk := stream.read(CHUNK):
-            yield chunk
+        try:
+            while chunk := stream.read(CHUNK):
+                yield chunk
+        except FtiError as exc:
+            # The answer has started: the stream ends early, and the client, which verifies
+            # what it receives against the manifest, refuses it.
+            logger.warning("artifacts %s: %s", key, exc)

@@ -104,7 +104,8 @@ class LockIn(Strict):
     """Take or renew a lock for ``owner`` for ``ttl_seconds``."""
 
     owner: Text
-    ttl_seconds: Annotated[float, Field(gt=0, le=366 * 86_400)]
+    # Not below 0 here: the store itself says why a ttl must be positive.
+    ttl_seconds: Annotated[float, Field(le=366 * 86_400)]
     take_from: Text | None = None
 
 
