@@ -23,6 +23,9 @@ from fti.engines.ray import RayEngine
 from fti.errors import EngineError
 from fti.feature_store.training_data import SPLIT_COLUMN
 
+# Ray Data's own context warns about its own deprecated option when it is first made.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
+
 BASE = pd.Timestamp("2024-03-01", tz="UTC")
 MINUTES = 30  # event times on a small minute grid: many ties, and ttl edges hit exactly
 
@@ -36,7 +39,9 @@ def _nulls(rng: np.random.Generator, values: Any, share: float = 0.15) -> pd.Ser
     return series.mask(rng.random(len(series)) < share)
 
 
-def random_view(fs: fti.FeatureStore, seed: int) -> tuple[fti.FeatureView, pd.DataFrame]:
+def random_view(
+    fs: fti.FeatureStore, seed: int, transformations: dict[str, Any] | None = None
+) -> tuple[fti.FeatureView, pd.DataFrame]:
     """A view over random groups: a root with null keys, a group on the root's key (inner),
     one on a nullable key with a ttl, one on a string key and a static group chained from it;
     each group written in two commits, the second upserting rows of the first. Returns the
@@ -102,7 +107,9 @@ def random_view(fs: fti.FeatureStore, seed: int) -> tuple[fti.FeatureView, pd.Da
         .join(groups["merchant"].select(["region", "score"]), on=["merchant"])
         .join(groups["region"].select(["tax"]), on=["region"])
     )
-    view = fs.create_feature_view("random", 1, query=query, labels=["label"])
+    view = fs.create_feature_view(
+        "random", 1, query=query, labels=["label"], transformations=transformations
+    )
     return view, txn
 
 
@@ -174,6 +181,30 @@ def test_the_connections_engine_is_the_default_of_every_call(
             pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b))
         versions = [d.version for d in view.training_datasets()]
         assert view.verify_training_data(versions[0]).matches
+
+
+def test_batch_data_as_a_ray_dataset_is_the_local_frame_in_order(
+    ray_project: fti.Project,
+) -> None:
+    import ray
+
+    scaled = {"spend": fti.transforms.standard_scaler, "merchant": fti.transforms.label_encoder}
+    view, txn = random_view(ray_project.feature_store, 5, scaled)
+    view.create_training_data(engine="local")
+    spine = spine_of(txn, 5).drop(columns="label")
+
+    for kwargs in [{"spine": spine}, {"start_time": BASE + pd.Timedelta(minutes=3)}]:
+        dataset = view.get_batch_data(
+            **kwargs, primary_key=True, event_time=True, return_type="ray", engine="ray"
+        )
+        assert isinstance(dataset, ray.data.Dataset)
+        local = view.get_batch_data(**kwargs, primary_key=True, event_time=True)
+        # Ray Data's to_pandas() uses a keyword pandas 3.1 deprecates: the blocks instead.
+        rows = pa.concat_tables(ray.get(dataset.to_arrow_refs()))
+        pd.testing.assert_frame_equal(rows.to_pandas(), local)
+
+    with pytest.raises(fti.InvalidArgumentError, match="needs the ray engine"):
+        view.get_batch_data(return_type="ray", engine="local")
 
 
 @dataclass(frozen=True)

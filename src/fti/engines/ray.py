@@ -25,6 +25,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,14 +39,19 @@ from fti.feature_store.point_in_time import GroupRead, execute, register_read
 from fti.stores.offline.base import DataFile, OfflineStore
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from fti.feature_store.point_in_time import Plan, Spine
 
 OfflineOpener = Callable[[], OfflineStore]
 """Opens the project's offline store (on a worker); must pickle (a functools.partial)."""
 
-# Parquet bytes per partition and per scatter task when the partition count is automatic:
-# a partition's rows in memory are a few times this.
+# Parquet bytes per partition when the partition count is automatic: a partition's rows in
+# memory are a few times this.
 PARTITION_BYTES = 64 * 2**20
+# Parquet bytes of the files one scatter task reads (at least one file): it holds their rows
+# about twice (read, then split).
+SCATTER_BYTES = 8 * 2**20
 _PART = "__fti_partition"
 # Task retries after a worker or node died (Ray's default for tasks is 3 too).
 MAX_RETRIES = 3
@@ -98,6 +104,30 @@ class RayEngine:
             result = table.to_arrow_table()
         return plan.finish(result, spine)
 
+    def dataset(
+        self,
+        plan: Plan,
+        *,
+        spine: Spine | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+        block: Callable[[pa.Table], pd.DataFrame] | None = None,
+    ) -> Any:
+        """The rows of ``plan`` as a Ray Dataset, in the plan's order, without reaching the
+        driver: the partitions sorted by Ray Data, then each block finished (a spine's
+        recomputed features) and given to ``block`` (which must work row by row) on the
+        workers."""
+        refs = self.point_in_time_parts(plan, spine=spine, start_time=start_time, end_time=end_time)
+        data = import_optional("ray.data", "ray")
+        order = plan.order_columns(spine)
+        # The spine's rows stay out of the function shipped to every block.
+        light = None if spine is None else replace(spine, table=spine.table.slice(0, 0))
+        finish = partial(_finish_block, order=order, spine=light, block=block)
+        dataset = data.from_arrow_refs(refs).sort(order)
+        # Ray Data may otherwise hand blocks of a map on in any order.
+        dataset.context.execution_options.preserve_order = True
+        return dataset.map_batches(finish, batch_format="pyarrow", batch_size=None)
+
     def point_in_time_parts(
         self,
         plan: Plan,
@@ -117,7 +147,7 @@ class RayEngine:
         scatter, join = self._remote["scatter"], self._remote["join"]
         groups: list[list[list[Any]]] = []
         for read, keys in zip(reads, shape.keys, strict=True):
-            chunks = _chunks(read.files, PARTITION_BYTES)
+            chunks = _chunks(read.files, SCATTER_BYTES)
             if not chunks:
                 groups.append([[ray.put(read.empty)]] * count)
             elif keys is None:
@@ -197,6 +227,16 @@ def _store(open_offline: OfflineOpener) -> OfflineStore:
         return _STORES[key]
 
 
+def _configure(con: Any) -> None:
+    """UTC, and as many DuckDB threads as the task has CPUs: Ray runs one task per CPU, and
+    DuckDB would otherwise start one thread per core in each (a setting of the worker's
+    database, which runs one task at a time)."""
+    ray: Any = import_optional("ray", "ray")
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
+    con.execute(f"SET threads = {max(1, int(cpus))}")
+    con.execute("SET TimeZone = 'UTC'")
+
+
 def _scatter(
     open_offline: OfflineOpener, read: GroupRead, keys: tuple[str, ...], count: int
 ) -> pa.Table | list[pa.Table]:
@@ -204,7 +244,7 @@ def _scatter(
     tables (one table when ``count`` is 1)."""
     offline = _store(open_offline)
     with duckdb_database.cursor() as con:
-        con.execute("SET TimeZone = 'UTC'")
+        _configure(con)
         register_read(con, "g", read, offline)
         if count == 1:
             return con.sql("SELECT * FROM g").to_arrow_table()
@@ -225,7 +265,7 @@ def _join(
     import ray
 
     with duckdb_database.cursor() as con:
-        con.execute("SET TimeZone = 'UTC'")
+        _configure(con)
         for i, refs in enumerate(groups):
             tables = ray.get(refs)
             rows = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
@@ -233,6 +273,22 @@ def _join(
         if spine is not None:
             con.register("spine", spine)
         return execute(con, sql, parameters)
+
+
+def _finish_block(
+    table: pa.Table,
+    *,
+    order: Sequence[str],
+    spine: Spine | None,
+    block: Callable[[pa.Table], pd.DataFrame] | None,
+) -> pa.Table:
+    """One sorted block of :meth:`RayEngine.dataset`, finished and given to ``block``."""
+    from fti.feature_store.point_in_time import Plan
+
+    finished = Plan.finish(table.drop_columns(list(order)), spine)
+    if block is None:
+        return finished
+    return pa.Table.from_pandas(block(finished), preserve_index=False)
 
 
 def _split(table: pa.Table, keys: Sequence[str], count: int, ray: Any) -> list[Any]:

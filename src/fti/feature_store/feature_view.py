@@ -12,13 +12,14 @@ import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import pyarrow as pa
 
 from fti import run_outputs
-from fti.errors import NotFoundError, SchemaError
+from fti.errors import InvalidArgumentError, NotFoundError, SchemaError
 from fti.feature_store import point_in_time, training_data
 from fti.feature_store.query import Query
 from fti.feature_store.training_data import SPLIT_COLUMN, TRAIN, SplitRule
@@ -241,7 +242,7 @@ class FeatureView:
         primary_key: bool = False,
         event_time: bool = False,
         *,
-        return_type: ReturnType = "pandas",
+        return_type: ReturnType | Literal["ray"] = "pandas",
         transformed: bool = True,
         engine: str | None = None,
     ) -> Any:
@@ -250,16 +251,34 @@ class FeatureView:
         With a spine, row i of the result belongs to row i of the spine; request parameters
         in the spine recompute the on-demand features that take them, as serving does.
         ``transformed=False`` gives the raw feature values (what monitors compare with
-        training data).
+        training data). ``return_type="ray"`` (on the ray engine) gives a Ray Dataset whose
+        rows are computed and transformed on the workers and stay there, in the same order.
         """
         start, end = training_data.time_range(start_time, end_time)
         prepared = self._prepare_spine(spine)
         use_state = self._has_transforms and transformed
         dataset = self.training_dataset(training_dataset_version) if use_state else None
         state = dataset.transformation_state if dataset else {}
-        table = self._run(
-            point_in_time.latest_versions(self.query), start, end, prepared, engine
-        )
+        versions = point_in_time.latest_versions(self.query)
+        if return_type == "ray":
+            runner = self._store.engine(engine)
+            distributed = getattr(runner, "dataset", None)
+            if distributed is None:
+                raise InvalidArgumentError(
+                    f"return_type='ray' needs the ray engine, not {runner.name!r}: pass "
+                    "engine='ray', or connect with fti.connect(engine='ray')"
+                )
+            frame_of = partial(
+                features_frame,
+                names=self.feature_names,
+                keys=self._key_columns(primary_key, event_time),
+                transformations=self.transformations,
+                state=state,
+                transformed=transformed,
+            )
+            plan = point_in_time.plan(self.query, versions, self.root_keys)
+            return distributed(plan, spine=prepared, start_time=start, end_time=end, block=frame_of)
+        table = self._run(versions, start, end, prepared, engine)
         frame = self._features_frame(table, state, primary_key, event_time, transformed)
         if return_type == "pandas":
             return frame
@@ -555,6 +574,12 @@ class FeatureView:
         x = self._features_frame(table, dataset.transformation_state, primary_key, event_time)
         return x, training_data.label_frame(table, self.labels)
 
+    def _key_columns(self, primary_key: bool, event_time: bool) -> list[str]:
+        root = self.query.root
+        return (root.primary_key if primary_key else []) + (
+            [root.event_time] if event_time and root.event_time else []
+        )
+
     def _features_frame(
         self,
         table: pa.Table,
@@ -563,19 +588,37 @@ class FeatureView:
         event_time: bool,
         transformed: bool = True,
     ) -> pd.DataFrame:
-        root = self.query.root
-        keys = (root.primary_key if primary_key else []) + (
-            [root.event_time] if event_time and root.event_time else []
+        return features_frame(
+            table,
+            names=self.feature_names,
+            keys=self._key_columns(primary_key, event_time),
+            transformations=self.transformations,
+            state=state,
+            transformed=transformed,
         )
-        features: pd.DataFrame = table.select(self.feature_names).to_pandas()
-        if transformed:
-            features = self.transformations.apply(features, state)
-        if not keys:
-            return features
-        front = table.select(keys).to_pandas()
-        features = features.drop(columns=[k for k in keys if k in features.columns])
-        combined: pd.DataFrame = pd.concat([front, features], axis=1)
-        return combined
+
+
+def features_frame(
+    table: pa.Table,
+    *,
+    names: Sequence[str],
+    keys: Sequence[str],
+    transformations: TransformPlan,
+    state: Mapping[str, Any],
+    transformed: bool = True,
+) -> pd.DataFrame:
+    """X of ``table``: the ``keys`` columns first, then the features ``names``, transformed
+    with the fitted ``state`` unless not ``transformed`` (row by row: any part of the rows
+    gives its part of the whole)."""
+    features: pd.DataFrame = table.select(list(names)).to_pandas()
+    if transformed:
+        features = transformations.apply(features, state)
+    if not keys:
+        return features
+    front = table.select(list(keys)).to_pandas()
+    features = features.drop(columns=[k for k in keys if k in features.columns])
+    combined: pd.DataFrame = pd.concat([front, features], axis=1)
+    return combined
 
 
 def _dataset(entity: Entity) -> TrainingDataset:
