@@ -15,6 +15,7 @@ import pytest
 
 import fti
 from support.moto_server import MotoServer, ServerUnavailableError
+from support.remote_stores import LiveServer
 
 REDIS_URL = os.environ.get("FTI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_URL = os.environ.get(
@@ -143,3 +144,20 @@ def project(tmp_path: Path, online_url: str) -> Iterator[fti.Project]:
 def fs(project: fti.Project) -> fti.FeatureStore:
     """The project's feature store."""
     return project.feature_store
+
+
+@pytest.fixture(scope="session")
+def fti_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One fti server of the session (uvicorn, authentication off: every caller is an admin)
+    over embedded stores in a folder of its own; tests use projects of their own."""
+    from support.remote_stores import server_settings
+
+    server = LiveServer(server_settings(tmp_path_factory.mktemp("fti_server")))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fti_server_url(fti_server: LiveServer) -> str:
+    """The URL of the session's fti server."""
+    return fti_server.url

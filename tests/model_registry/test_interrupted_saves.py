@@ -131,7 +131,7 @@ def test_a_save_running_over_the_limit_counts_as_stuck(
 ) -> None:
     # A version in state saving whose process (this one) still runs.
     owner = {"host": Owner.current().host, "pid": os.getpid()}
-    mr._metadata.create("model", "p", "slow", None, {"state": "saving", "owner": owner})
+    mr._metadata.create("model", mr.project, "slow", None, {"state": "saving", "owner": owner})
     assert [v.stuck for v in mr.unfinished("slow")] == [False]
     assert "in progress" in mr.unfinished("slow")[0].note
 

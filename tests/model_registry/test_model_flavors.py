@@ -221,11 +221,11 @@ def test_a_pickle_file_saved_by_path_needs_the_flag_too(
 
 
 def test_a_tampered_or_missing_model_file_is_not_loaded(
-    mr: fti.ModelRegistry, local_project: fti.Project
+    mr: fti.ModelRegistry, artifacts_root: Path
 ) -> None:
     clf = LogisticRegression().fit(XN, Y)
     model = mr.create_model("m").save(clf)
-    file = Path(local_project.settings.artifacts_url) / "p" / "models" / "m" / "1" / "model.skops"
+    file = artifacts_root / "models" / "m" / "1" / "model.skops"
     data = bytearray(file.read_bytes())
     data[-100] ^= 0xFF
     file.write_bytes(bytes(data))
@@ -249,8 +249,8 @@ class Mkdir:
         return os.mkdir, (str(self.path),)
 
 
-def stored_pickle(local_project: fti.Project) -> Path:
-    return Path(local_project.settings.artifacts_url) / "p" / "models" / "m" / "1" / "model.pkl"
+def stored_pickle(artifacts_root: Path) -> Path:
+    return artifacts_root / "models" / "m" / "1" / "model.pkl"
 
 
 @pytest.mark.parametrize(
@@ -258,11 +258,11 @@ def stored_pickle(local_project: fti.Project) -> Path:
     ["code-first", "data-first", "flipped-byte", "truncated", "appended"],
 )
 def test_a_changed_pickle_runs_nothing_and_is_refused(
-    mr: fti.ModelRegistry, local_project: fti.Project, tmp_path: Path, change: str
+    mr: fti.ModelRegistry, artifacts_root: Path, tmp_path: Path, change: str
 ) -> None:
     saved = {"weights": os.urandom(1 << 20), "plain": Plain(1)}
     model = mr.create_model("m", framework="python").save(saved, unsafe_pickle=True)
-    file = stored_pickle(local_project)
+    file = stored_pickle(artifacts_root)
     marker = tmp_path / "ran"
     data = file.read_bytes()
     if change == "code-first":

@@ -149,12 +149,12 @@ def test_tags_are_set_on_saved_versions(mr: fti.ModelRegistry) -> None:
 
 
 def test_delete_removes_files_and_never_reuses_the_number(
-    mr: fti.ModelRegistry, local_project: fti.Project
+    mr: fti.ModelRegistry, artifacts_root: Path
 ) -> None:
     first = mr.create_model("churn").save(small_model())
     second = mr.create_model("churn").save(small_model())
     second.set_alias("production")
-    folder = Path(local_project.settings.artifacts_url) / "p" / "models" / "churn" / "2"
+    folder = artifacts_root / "models" / "churn" / "2"
     assert folder.is_dir()
 
     second.delete()

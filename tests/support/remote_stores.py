@@ -34,3 +34,36 @@ def in_process_client(settings: Settings) -> ServerClient:
     return ServerClient(
         "http://testserver", None, http=TestClient(app, raise_server_exceptions=False)
     )
+
+
+class LiveServer:
+    """The platform app of ``settings`` served by uvicorn on a free loopback port (a thread of
+    this process) until :meth:`stop`."""
+
+    def __init__(self, settings: Settings, *, auth: bool = False) -> None:
+        import socket
+        import threading
+        import time
+
+        import uvicorn
+
+        self.settings = settings
+        self.app = create_platform_app(settings, auth=auth)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not self._server.started:
+            raise RuntimeError("the fti server did not start")
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
