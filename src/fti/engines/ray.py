@@ -172,8 +172,17 @@ class RayEngine:
         ranged = start_time is not None or end_time is not None
         sql = plan.sql(spine, ranged, ordered=True)
         parameters = plan.parameters(start_time, end_time)
+        # Every block is a top-level argument: Ray fetches them before the task starts
+        # (a task blocked in ray.get() would free its CPU and make Ray start more workers).
         return [
-            join.remote(sql, parameters, spines[p], [g[p] for g in groups]) for p in range(count)
+            join.remote(
+                sql,
+                parameters,
+                spines[p],
+                [len(g[p]) for g in groups],
+                *(r for g in groups for r in g[p]),
+            )
+            for p in range(count)
         ]
 
     def _connect(self) -> Any:
@@ -259,16 +268,20 @@ def _scatter(
 
 
 def _join(
-    sql: str, parameters: dict[str, Any], spine: pa.Table | None, groups: list[list[Any]]
+    sql: str,
+    parameters: dict[str, Any],
+    spine: pa.Table | None,
+    counts: list[int],
+    *tables: pa.Table,
 ) -> pa.Table:
-    """The plan's statement on one partition's rows of every group (and of the spine)."""
-    import ray
-
+    """The plan's statement on one partition's rows of every group (``counts[i]`` of
+    ``tables`` for group i, in order) and of the spine."""
     with duckdb_database.cursor() as con:
         _configure(con)
-        for i, refs in enumerate(groups):
-            tables = ray.get(refs)
-            rows = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        offsets = np.cumsum([0, *counts])
+        for i in range(len(counts)):
+            parts = tables[offsets[i] : offsets[i + 1]]
+            rows = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
             con.register(f"g{i}", rows)
         if spine is not None:
             con.register("spine", spine)
