@@ -27,12 +27,14 @@ Run from the repository root (the machine is shared: the load average is recorde
     .venv/bin/python benchmarks/ray_engine.py                    # 10M rows x 1M spine
     .venv/bin/python benchmarks/ray_engine.py --quick            # 1M x 100k, a smoke run
 
-Results are printed as tables and written to ``benchmarks/results/ray_engine.json``.
+Results are printed as tables and written to ``benchmarks/results/ray_engine_<parts>.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as dt
 import itertools
 import json
 import os
@@ -51,6 +53,7 @@ from rich.console import Console
 from rich.table import Table
 
 RESULTS = Path(__file__).parent / "results" / "ray_engine.json"
+"""Where results go: ray_engine_<parts run>.json beside this name."""
 
 
 def status_kib(pid: int | str, field: str) -> int | None:
@@ -118,6 +121,86 @@ def open_project(home: Path, **settings: str) -> Any:
         offline_maintenance_interval="0",
         **settings,
     )
+
+
+def private_kib(pid: str) -> int:
+    """A process's own resident memory (Private_Clean + Private_Dirty), KiB: a worker's RSS
+    also counts the pages of Ray's shared object store it has touched."""
+    total = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as rollup:
+            for line in rollup:
+                if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    total += int(line.split()[1])
+    except OSError:
+        pass
+    return total
+
+
+class Sampler:
+    """Peaks of the workers' private and resident memory, sampled every 20 ms in a thread."""
+
+    def __init__(self, pids: list[str]) -> None:
+        self.pids = pids
+        self.private = dict.fromkeys(pids, 0)
+        self.rss = dict.fromkeys(pids, 0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            for pid in self.pids:
+                self.private[pid] = max(self.private[pid], private_kib(pid))
+                self.rss[pid] = max(self.rss[pid], status_kib(pid, "VmRSS") or 0)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@contextlib.contextmanager
+def phases() -> Any:
+    """The time the ray engine spends from planning to the last task's result (the rest of a
+    call is the driver's serial part: the sort, the Parquet file, the digest, the fit)."""
+    from fti.engines.ray import RayEngine
+
+    found = {"distributed": 0.0}
+    parts, get = RayEngine.point_in_time_parts, RayEngine._get
+
+    def timed_parts(self: Any, *a: Any, **k: Any) -> Any:
+        found["start"] = time.perf_counter()
+        return parts(self, *a, **k)
+
+    def timed_get(self: Any, refs: Any) -> Any:
+        result = get(self, refs)
+        found["distributed"] += time.perf_counter() - found["start"]
+        return result
+
+    RayEngine.point_in_time_parts = timed_parts  # type: ignore[method-assign]
+    RayEngine._get = timed_get  # type: ignore[method-assign]
+    try:
+        yield found
+    finally:
+        RayEngine.point_in_time_parts = parts  # type: ignore[method-assign]
+        RayEngine._get = get  # type: ignore[method-assign]
+
+
+def spilled_mib() -> float | None:
+    """Bytes Ray spilled from its object store to disk so far, MiB (from its memory summary)."""
+    try:
+        from ray._private.internal_api import memory_summary
+
+        text = memory_summary(stats_only=True)
+    except Exception:
+        return None
+    for line in text.splitlines():
+        if "Spilled" in line and "MiB" in line:
+            return float(line.split("Spilled", 1)[1].split("MiB")[0].strip(" :"))
+    return 0.0
 
 
 def setup(args: argparse.Namespace, home: Path) -> dict[str, Any]:
@@ -190,45 +273,53 @@ def memory(args: argparse.Namespace, home: Path, spine: pa.Table, ray: Any) -> d
     """Ray with ``--partitions`` partitions (workers' peaks), then local under DuckDB's limit."""
     from fti import duckdb_database
 
-    # A new Ray: workers of the overhead runs keep the memory their allocators hold.
+    # A new Ray whose object store is small, as a worker node's share would be: the shuffle's
+    # blocks that do not fit are spilled to disk by Ray.
     ray.shutdown()
-    ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+        object_store_memory=args.object_store_mib * 2**20,
+    )
     project = open_project(home, ray_partitions=str(args.partitions))
     view = project.feature_store.get_feature_view("bench")
-    # Every worker starts and imports what a task needs before its idle memory is read.
-    timed_training(view, spine.slice(0, 5000), "ray")
+    # Every worker starts and imports what a task needs, reading no rows (a range after the
+    # data prunes every file), before its idle memory is read.
+    view.get_batch_data(start_time=dt.datetime(2100, 1, 1, tzinfo=dt.UTC), engine="ray")
     workers = ray_workers()
-    before = {pid: status_kib(pid, "VmRSS") for pid in workers}
-    for pid in [*workers, "self"]:
-        reset_peak(pid)
+    idle = {pid: private_kib(pid) for pid in workers}
+    sampler = Sampler(workers)
+    reset_peak("self")
     start_ns = time.time_ns()
-    seconds, digest, rows = timed_training(view, spine, "ray")
+    with sampler, phases() as phase:
+        seconds, digest, rows = timed_training(view, spine, "ray")
     driver_ray = (status_kib("self", "VmHWM") or 0) / 1024
-    peaks = {pid: status_kib(pid, "VmHWM") for pid in ray_workers()}
-    per_worker = []
-    for pid, peak in peaks.items():
-        base = before.get(pid)
-        if peak is None:
-            continue
-        per_worker.append(
-            {
-                "pid": pid,
-                "idle_mib": None if base is None else base / 1024,
-                "peak_mib": peak / 1024,
-                "working_mib": None if base is None else (peak - base) / 1024,
-            }
-        )
+    per_worker = [
+        {
+            "pid": pid,
+            "idle_private_mib": (idle.get(pid) or 0) / 1024,
+            "peak_private_mib": sampler.private[pid] / 1024,
+            "peak_rss_mib": sampler.rss[pid] / 1024,
+            "working_mib": (sampler.private[pid] - (idle.get(pid) or 0)) / 1024,
+        }
+        for pid in workers
+    ]
     tasks = task_seconds(ray, start_ns)
     limit = args.limit_mib
-    working = [w["working_mib"] for w in per_worker if w["working_mib"] is not None]
     ray_result = {
         "partitions": args.partitions,
+        "object_store_mib": args.object_store_mib,
         "seconds": seconds,
+        "distributed_seconds": phase["distributed"],
+        "serial_seconds": seconds - phase["distributed"],
         "digest": digest,
         "rows": rows,
         "workers": per_worker,
-        "max_working_mib": max(working, default=None),
+        "new_workers": sorted(set(ray_workers()) - set(workers)),
+        "max_working_mib": max((w["working_mib"] for w in per_worker), default=None),
         "driver_peak_mib": driver_ray,
+        "spilled_mib": spilled_mib(),
         "tasks": tasks,
     }
     # The local engine without a limit, then with DuckDB limited as a worker's working memory.
@@ -295,9 +386,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--spine-rows", type=int, default=1_000_000)
     parser.add_argument("--batches", type=int, default=40)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--partitions", type=int, default=40)
     parser.add_argument("--limit-mib", type=int, default=0, help="0: a tenth of the table")
+    parser.add_argument("--object-store-mib", type=int, default=100)
+    parser.add_argument(
+        "--only", choices=["overhead", "memory"], action="append", help="default: both"
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--keep", action="store_true")
@@ -312,6 +407,7 @@ def main(argv: list[str]) -> int:
     import ray
 
     args = parse_args(argv)
+    only = args.only or ["overhead", "memory"]
     console = Console(width=None if sys.stdout.isatty() else 150)
     report: dict[str, Any] = {"machine": machine(), "load_average_before": os.getloadavg()}
     report["arguments"] = {k: str(v) for k, v in vars(args).items()}
@@ -325,21 +421,31 @@ def main(argv: list[str]) -> int:
         report["data"] = data
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
         try:
-            console.print("overhead: local and ray, alternately...")
-            report["overhead"] = overhead(args, home, spine)
-            console.print("memory: ray with many partitions, local under DuckDB's limit...")
-            report["memory"] = memory(args, home, spine, ray)
+            if "overhead" in only:
+                console.print("overhead: local and ray, alternately...")
+                report["overhead"] = overhead(args, home, spine)
+            if "memory" in only:
+                console.print("memory: ray with many partitions, local under DuckDB's limit...")
+                report["memory"] = memory(args, home, spine, ray)
         finally:
             ray.shutdown()
     report["load_average_after"] = os.getloadavg()
     show(console, report)
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2, default=str))
+    path = RESULTS.with_name(f"ray_engine_{'_'.join(only)}.json")
+    path.write_text(json.dumps(report, indent=2, default=str))
     return 0
 
 
 def show(console: Console, report: dict[str, Any]) -> None:
-    data, over, mem = report["data"], report["overhead"], report["memory"]
+    data = report["data"]
+    if "overhead" in report:
+        show_overhead(console, data, report["overhead"])
+    if "memory" in report:
+        show_memory(console, data, report["memory"])
+
+
+def show_overhead(console: Console, data: dict[str, Any], over: dict[str, Any]) -> None:
     table = Table(title=f"training data: {data['rows']:,} feature rows x {over['rows']:,} spine")
     for column in ("engine", "median s", "runs s", "ratio", "same digest", "target <= 2x"):
         table.add_column(column)
@@ -355,6 +461,9 @@ def show(console: Console, report: dict[str, Any]) -> None:
         verdict(over["met"]),
     )
     console.print(table)
+
+
+def show_memory(console: Console, data: dict[str, Any], mem: dict[str, Any]) -> None:
     ray, local = mem["ray"], mem["local_limited"]
     limit = local["limit_mib"]
     table = Table(title=f"memory: table {data['arrow_mib']:.0f} MiB in Arrow, limit {limit} MiB")
@@ -364,7 +473,8 @@ def show(console: Console, report: dict[str, Any]) -> None:
     table.add_row(
         f"ray, {ray['partitions']} partitions",
         f"{ray['seconds']:.2f}",
-        f"workers {max(w['peak_mib'] for w in ray['workers']):.0f}, "
+        f"workers private {max(w['peak_private_mib'] for w in ray['workers']):.0f} "
+        f"(rss {max(w['peak_rss_mib'] for w in ray['workers']):.0f}), "
         f"driver {ray['driver_peak_mib']:.0f}",
         f"{working:.0f}" if working is not None else "?",
         verdict(working is not None and working < limit),
@@ -386,7 +496,10 @@ def show(console: Console, report: dict[str, Any]) -> None:
         local["outcome"].splitlines()[0],
     )
     console.print(table)
-    console.print(f"ray tasks: {ray['tasks']}")
+    console.print(
+        f"ray: distributed {ray['distributed_seconds']:.2f} s, serial {ray['serial_seconds']:.2f}"
+        f" s, spilled {ray['spilled_mib']} MiB, tasks {ray['tasks']}"
+    )
 
 
 def _runs(values: list[float]) -> str:
