@@ -84,10 +84,9 @@ def local_ui(flights_template: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="session")
 def team_ui(flights_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """The platform app (sign-in, roles) over a copy of the flights project; its pages read the
-    project from the embedded stores in this process (the remote SDK is the server's own)."""
+    """``fti server``'s app (sign-in, roles) over a copy of the flights project; its pages read
+    the project through the server's own API with the session's key."""
     from fti.server.platform.app import create_platform_app
-    from fti.ui.app import EmbeddedProjects
 
     home = fresh_home(flights_template, tmp_path_factory, "ui-team")
     settings = settings_of(home)
@@ -101,7 +100,7 @@ def team_ui(flights_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
     accounts.set_member(PROJECT, "vic", "viewer")
     accounts.create_project("other", owner="otto")
     metadata.close()
-    app = create_platform_app(settings, ui_projects=EmbeddedProjects(settings))
+    app = create_platform_app(settings)
     for url in serve(app):
         yield Served(url, home)
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -11,12 +13,13 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request
 
 import fti
-from fti.errors import NotFoundError
+from fti.errors import UnauthenticatedError
 from fti.server import errors
-from fti.server.platform.access import Principal
+from fti.server.platform.access import Principal, bearer_token
 from fti.server.platform.auth import OpenAuthenticator
 from fti.settings import Settings
 from fti.ui import routes
+from fti.ui.session import SESSION_COOKIE
 
 if TYPE_CHECKING:
     from fti.project import Project
@@ -63,21 +66,39 @@ class EmbeddedProjects:
 
 class ServerProjects:
     """The projects of ``fti server``'s pages: the member's projects, each read through the
-    server's own API with the session's key (ADR 0010, 0011)."""
+    server's own API with the session's key (ADR 0010, 0011), so a page shows what the key may
+    read. A project is opened once per key and kept (a few dozen at most)."""
+
+    MAX_OPEN = 32
 
     def __init__(self, accounts: AccountStore) -> None:
         self.accounts = accounts
+        self._open: OrderedDict[tuple[bytes, str, str], Project] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ServerProjects({self.accounts!r})"
 
     def open(self, request: Request, project: str) -> Project:
-        """Not yet: the remote SDK (``fti.connect(URL, api_key=...)``) is not in this version."""
-        raise NotFoundError(
-            f"project {project!r}: the pages of a project under fti server read it through the "
-            "remote SDK (fti.connect(URL, api_key=...)), which this version does not have yet; "
-            "open it with `fti ui` on a machine that reaches its stores"
-        )
+        """``project`` through this server at the URL the browser used, with its session's key."""
+        from fti.project import connect
+
+        key = bearer_token(request) or request.cookies.get(SESSION_COOKIE)
+        if key is None:
+            raise UnauthenticatedError("sign in first")
+        url = str(request.base_url).rstrip("/")
+        ident = (hashlib.sha256(key.encode()).digest(), url, project)
+        with self._lock:
+            opened = self._open.get(ident)
+            if opened is not None:
+                self._open.move_to_end(ident)
+                return opened
+        opened = connect(url, project, api_key=key, create=False)
+        with self._lock:
+            self._open[ident] = opened
+            while len(self._open) > self.MAX_OPEN:
+                self._open.popitem(last=False)[1].close()
+        return opened
 
     def names(self, request: Request, principal: Principal) -> list[str]:
         """The projects ``principal`` is a member of (an admin: every project)."""
@@ -86,6 +107,13 @@ class ServerProjects:
         if principal.is_admin:
             return [p.name for p in self.accounts.projects()]
         return [m.project for m in self.accounts.memberships(principal.user)]
+
+    def close(self) -> None:
+        """Close the projects opened."""
+        with self._lock:
+            for opened in self._open.values():
+                opened.close()
+            self._open.clear()
 
 
 def create_ui_app(settings: Settings) -> FastAPI:

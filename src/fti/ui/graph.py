@@ -59,7 +59,7 @@ class Graph:
                     offset + row * (NODE_HEIGHT + ROW_GAP),
                 )
         parts = [
-            f'<svg class="graph" role="img" aria-label="{escape(self.title)}" '
+            f'<svg class="graph" role="group" aria-label="{escape(self.title)}" '
             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">',
             f"<title>{escape(self.title)}</title>",
         ]

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from fti.errors import FtiError, NotFoundError
+from fti.errors import ConfigError, FtiError, NotFoundError
 from fti.ui.graph import Graph, Node
 
 if TYPE_CHECKING:
@@ -110,14 +110,19 @@ def feature_group(project: Project, name: str, version: int, commit: int | None)
     """A group's schema, commits, statistics of one commit, validation reports, a sample of
     rows and the views that use it."""
     fg = project.feature_store.get_feature_group(name, version)
-    commits = fg.commits()
+    offline_error = None
+    try:
+        commits, sample = fg.commits(), fg.head(SAMPLE_ROWS)
+    except ConfigError as exc:  # an offline store this process cannot reach
+        import pandas as pd
+
+        commits, sample, offline_error = [], pd.DataFrame(), str(exc)
     reports = dict(fg.validation_reports())
     try:
         statistics = fg.statistics(commit)
     except NotFoundError:
         statistics = {}
     shown = commit if commit is not None else (commits[-1].id if commits else None)
-    sample = fg.head(SAMPLE_ROWS)
     using = [
         {"name": v.name, "version": v.version}
         for v in project.feature_store.list_feature_views()
@@ -149,6 +154,7 @@ def feature_group(project: Project, name: str, version: int, commit: int | None)
         "sample_columns": list(sample.columns),
         "sample_rows": [[_cell(v) for v in row] for row in sample.itertuples(index=False)],
         "views": using,
+        "offline_error": offline_error,
     }
 
 

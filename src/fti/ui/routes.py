@@ -26,7 +26,6 @@ from fti.errors import (
     InvalidNameError,
     NotFoundError,
     PermissionDeniedError,
-    PromotionError,
     UnauthenticatedError,
 )
 from fti.names import NAME_PATTERN, check_name
@@ -79,6 +78,10 @@ class ProjectSource(Protocol):
 
     def names(self, request: Request, principal: Principal) -> list[str]:
         """The projects ``principal`` may open."""
+        ...
+
+    def close(self) -> None:
+        """Close the projects opened."""
         ...
 
 
@@ -287,7 +290,9 @@ def set_alias(
         check_name(alias, "alias")
         opened = source(request).open(request, project)
         opened.model_registry.get_model(name, version).set_alias(alias, force=force)
-    except (PromotionError, InvalidArgumentError, InvalidNameError) as exc:
+    except FtiError as exc:  # the checks' refusal, or a store they could not read
+        if isinstance(exc, PermissionDeniedError | UnauthenticatedError):
+            raise
         refused = {"refused": str(exc), "alias": alias}
         return show(
             request,
@@ -295,7 +300,7 @@ def set_alias(
             principal,
             "model.html",
             lambda p: pages.model(p, name, version) | refused,
-            status=exc.http_status,
+            status=exc.http_status if exc.http_status < 500 else 503,
         )
     return RedirectResponse(f"{where}&done=alias", status_code=303)
 

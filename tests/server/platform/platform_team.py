@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from fti.project import Project
 from fti.server.platform.deps import Platform
 from fti.settings import Settings
 from fti.stores.metadata.accounts import api_keys
@@ -67,7 +68,8 @@ def make_team(app: FastAPI, home: Path) -> dict[str, str | None]:
     accounts.create_project(OTHER, "otto", created_by="root")
     accounts.set_member(PROJECT, "eddie", "editor")
     accounts.set_member(PROJECT, "vera", "viewer")
-    platform.metadata.create("feature_group", PROJECT, "kept", None, {})
+    with Project(PROJECT, platform.settings) as project:  # a real group, as the UI reads it
+        project.feature_store.create_feature_group("kept", primary_key=["id"])
     expired, expired_secret = accounts.create_key(
         "olga", expires_at=datetime.now(UTC) + timedelta(hours=1)
     )

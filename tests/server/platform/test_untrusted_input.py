@@ -127,7 +127,8 @@ def requests(team: Team, outside: Path) -> list[tuple[str, str, bytes, bytes]]:
             continue
         names = _PARAMETER.findall(route.path)
         for method in sorted(route.methods or ()):
-            operation = document["paths"][route.path_format][method.lower()]
+            # The web UI's pages are not in the API's document: their path names still are.
+            operation = document["paths"].get(route.path_format, {}).get(method.lower(), {})
             queries = [
                 p["name"]
                 for p in operation.get("parameters", [])

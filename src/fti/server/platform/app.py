@@ -86,11 +86,13 @@ def create_platform_app(
         KeyAuthenticator(accounts, cache_seconds=key_cache_seconds) if auth else OpenAuthenticator()
     )
     platform = Platform(settings, metadata, accounts, authenticator)
+    pages = ui_projects or ServerProjects(accounts)
     stores = Stores(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        pages.close()
         stores.close()
         metadata.close()
 
@@ -102,7 +104,7 @@ def create_platform_app(
     )
     app.state.platform = platform
     app.state.authenticator = authenticator  # what access.requires() reads
-    app.state.ui_projects = ui_projects or ServerProjects(accounts)
+    app.state.ui_projects = pages
     app.state.ui_sign_in = auth
     app.state.stores = stores  # the store routes' online, artifact and offline stores
     app.add_middleware(BodyLimit, limit=max_body_bytes, streamed=UPLOADS)
