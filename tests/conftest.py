@@ -140,6 +140,34 @@ def project(tmp_path: Path, online_url: str) -> Iterator[fti.Project]:
             fg.delete()
 
 
+@pytest.fixture(params=["sqlite", "redis", "server"])
+def connected_project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[fti.Project]:
+    """A project over each online backend, then through the session's fti server (one online
+    backend there: the remote path is the same whichever the server uses). A test module
+    runs over both connections by taking it as its ``project``."""
+    name = f"p{uuid.uuid4().hex[:12]}"
+    if request.param == "server":
+        with fti.connect(request.getfixturevalue("fti_server_url"), name) as p:
+            yield p
+            for fg in p.feature_store.list_feature_groups():
+                fg.delete()
+        return
+    online_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    with fti.connect(tmp_path / "home", name, online_url=online_url) as p:
+        yield p
+        for fg in p.feature_store.list_feature_groups():
+            fg.delete()
+
+
+@pytest.fixture
+def offline_root(project: fti.Project, request: pytest.FixtureRequest) -> str:
+    """Where ``project``'s offline tables are (through a server: in the server's store)."""
+    if project.settings.url:
+        server: LiveServer = request.getfixturevalue("fti_server")
+        return server.settings.offline_url
+    return project.settings.offline_url
+
+
 @pytest.fixture
 def fs(project: fti.Project) -> fti.FeatureStore:
     """The project's feature store."""

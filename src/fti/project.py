@@ -43,7 +43,8 @@ class Project:
         if self.settings.url:
             from fti.stores.offline.remote import RemoteOfflineStore
 
-            return RemoteOfflineStore(self._server)
+            settings = self.settings
+            return RemoteOfflineStore(self._server, settings.cache_path, settings.cache_size_limit)
         from fti.stores.offline import open_offline_store
 
         settings = self.settings
@@ -246,7 +247,9 @@ def connect(
 def _open_metadata(settings: Settings, project: str, create: bool) -> MetadataStore:
     """The metadata store; unless ``create``, only when it and the project exist already."""
     if settings.url:
-        return _open_remote(settings, project, create)
+        # Projects are made on the server by an admin: one the key may not use is refused
+        # there on first use (403), with or without ``create``.
+        return RemoteMetadataStore(ServerClient(settings.url, settings.api_key or None))
     if create:
         return open_metadata_store(settings.metadata_url)
     how = "run `fti demo`, or fti.connect() and create a feature group in Python"
@@ -262,23 +265,4 @@ def _open_metadata(settings: Settings, project: str, create: bool) -> MetadataSt
             f"project {project!r} does not exist in {settings.home}; {there} "
             "(choose one with --project or FTI_PROJECT)"
         )
-    return store
-
-
-def _open_remote(settings: Settings, project: str, create: bool) -> RemoteMetadataStore:
-    """The metadata store of the server at ``settings.url``; unless ``create``, only when the
-    project is one the caller may use there (projects are made on the server by an admin)."""
-    store = RemoteMetadataStore(ServerClient(settings.url, settings.api_key or None))
-    if not create:
-        try:
-            store.client.request("GET", f"/api/v1/projects/{project}")
-        except NotFoundError as exc:
-            store.close()
-            raise NotFoundError(
-                f"project {project!r} does not exist on {settings.url} (an admin makes it "
-                "with `fti admin projects create`)"
-            ) from exc
-        except BaseException:
-            store.close()
-            raise
     return store

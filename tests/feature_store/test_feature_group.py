@@ -18,6 +18,12 @@ from fti.feature_store import ingest
 UTC = dt.UTC
 
 
+@pytest.fixture
+def project(connected_project: fti.Project) -> fti.Project:
+    """Each test runs embedded (over each online backend) and through fti server."""
+    return connected_project
+
+
 def ts(hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime(2024, 1, 1, hour, minute, tzinfo=UTC)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,12 @@ from deltalake import DeltaTable
 import fti
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def project(connected_project: fti.Project) -> fti.Project:
+    """Each test runs embedded (over each online backend) and through fti server."""
+    return connected_project
 
 
 def at(hours: float) -> dt.datetime:
@@ -104,13 +111,15 @@ def test_training_data_is_reproducible_after_upserts(
 
 
 def test_verify_reports_vacuumed_versions(
-    view: fti.FeatureView, fs: fti.FeatureStore, project: fti.Project
+    view: fti.FeatureView, fs: fti.FeatureStore, project: fti.Project, offline_root: str
 ) -> None:
     version = view.create_training_data()
     weather = fs.get_feature_group("weather")
     weather.insert(pd.DataFrame({"origin": ["EWR"], "t": [at(0)], "temp": [99.0]}))
-    path = project.settings.offline_url + "/" + weather._offline_table
+    path = offline_root + "/" + weather._offline_table
     DeltaTable(path).vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+    # Through a server, the copies this side read before would still serve (and match).
+    shutil.rmtree(project.settings.cache_path, ignore_errors=True)
     check = view.verify_training_data(version)
     assert not check.matches
     assert "vacuum" in check.reason
@@ -267,9 +276,9 @@ def test_fti_now_replays_ttl_as_of_a_past_time(
 
 
 def test_dataset_files_are_renamed_into_place_and_failures_leave_none(
-    view: fti.FeatureView,
+    view: fti.FeatureView, offline_root: str
 ) -> None:
-    folder = Path(view._store._offline.location.path(view._dataset_folder))
+    folder = Path(offline_root) / view._dataset_folder
     view.create_training_data()
     view.create_training_data(spine=pd.DataFrame({"fid": [1, 2], "p": [at(9), at(9)]}))
     expected = ["1.parquet", "2.parquet", "2.spine.parquet"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 from registry_helpers import flights_frame, make_view
 from sklearn.dummy import DummyClassifier
 
@@ -56,8 +55,6 @@ def test_training_data_read_back_through_the_lineage_is_exact(project: fti.Proje
 
 
 def test_a_model_of_a_view_with_spine_labels_is_saved(mr: fti.ModelRegistry) -> None:
-    if mr._feature_store._offline.__class__.__name__ == "RemoteOfflineStore":
-        pytest.skip("fti server does not serve the offline store yet")
     fs = mr._feature_store
     flights = fs.create_feature_group("flights", primary_key=["fid"], event_time="p")
     flights.insert(flights_frame(1, 20).drop(columns=["late"]))

@@ -10,6 +10,7 @@ import re
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -46,20 +47,31 @@ def day_rows(day: int, n: int, shift: float, rng: np.random.Generator) -> pd.Dat
     )
 
 
-@pytest.fixture
-def setup(tmp_path: Path) -> Iterator[tuple[fti.Project, fti.FeatureView]]:
-    rng = np.random.default_rng(5)
+@pytest.fixture(params=["embedded", "server"])
+def connection(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[fti.Project]:
+    """A project on the embedded stores, then one of its own through the session's server."""
+    if request.param == "server":
+        url = request.getfixturevalue("fti_server_url")
+        with fti.connect(url, f"mon{uuid.uuid4().hex[:12]}") as project:
+            yield project
+        return
     with fti.connect(tmp_path / "home", "mon") as project:
-        fs = project.feature_store
-        fg = fs.create_feature_group("obs", primary_key=["id"], event_time="t")
-        fg.insert(pd.concat([day_rows(d, 300, 0.0, rng) for d in range(5)]))
-        view = fs.create_feature_view(
-            "obs_view", query=fg.select(["temp", "city", "late"]), labels=["late"]
-        )
-        view.create_training_data(end_time=T0 + 5 * DAY)
-        fg.insert(day_rows(6, 300, 0.0, rng))  # like the training data
-        fg.insert(day_rows(7, 300, 8.0, rng))  # drifted
-        yield project, view
+        yield project
+
+
+@pytest.fixture
+def setup(connection: fti.Project) -> tuple[fti.Project, fti.FeatureView]:
+    rng = np.random.default_rng(5)
+    fs = connection.feature_store
+    fg = fs.create_feature_group("obs", primary_key=["id"], event_time="t")
+    fg.insert(pd.concat([day_rows(d, 300, 0.0, rng) for d in range(5)]))
+    view = fs.create_feature_view(
+        "obs_view", query=fg.select(["temp", "city", "late"]), labels=["late"]
+    )
+    view.create_training_data(end_time=T0 + 5 * DAY)
+    fg.insert(day_rows(6, 300, 0.0, rng))  # like the training data
+    fg.insert(day_rows(7, 300, 8.0, rng))  # drifted
+    return connection, view
 
 
 def test_feature_monitor_flags_the_drifted_window(
@@ -264,9 +276,11 @@ def test_invalid_quality_thresholds_are_rejected_and_nothing_is_created(
 
 
 def fti_cli(project: fti.Project, *args: str) -> Result:
-    """``fti --home ... --project mon monitor ARGS``, on a terminal wide enough for the tables."""
-    base = ["--home", str(project.settings.home), "--project", "mon", "monitor"]
-    return CliRunner().invoke(app, [*base, *args], env={"COLUMNS": "250"})
+    """``fti --home ... --project <project> monitor ARGS`` (through the project's server, if
+    any: ``FTI_URL``), on a terminal wide enough for the tables."""
+    base = ["--home", str(project.settings.home), "--project", project.name, "monitor"]
+    env = {"COLUMNS": "250", "FTI_URL": project.settings.url or None}
+    return CliRunner().invoke(app, [*base, *args], env=env)
 
 
 def test_cli_run_exits_1_on_degraded_quality(scored: fti.Project) -> None:
@@ -514,7 +528,7 @@ def test_reprs_say_what_the_objects_are(setup: tuple[fti.Project, fti.FeatureVie
     quality = project.monitoring.create_model_monitor("late_model", "obs", "late", window="7d")
     result = drift.run(T0 + 8 * DAY)
 
-    assert repr(project.monitoring) == "Monitoring(project='mon')"
+    assert repr(project.monitoring) == f"Monitoring(project={project.name!r})"
     assert repr(drift) == (
         "Monitor(name='obs_drift', kind='feature', view='obs_view', view_version=1, window='1 day')"
     )

@@ -34,6 +34,7 @@ from fti.server.platform.routes import (
     health,
     keys,
     me,
+    offline,
     online,
     projects,
     users,
@@ -56,6 +57,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     entities.router,
     online.router,
     artifacts.router,
+    offline.router,
     ui.router,
 )
 """The routers of every platform app, in order (the web UI's pages last)."""

@@ -24,9 +24,12 @@ from fti.settings import Settings
 
 if TYPE_CHECKING:
     from fti.stores.artifacts import ArtifactStore
+    from fti.stores.offline import OfflineStore
     from fti.stores.online import OnlineStore
 
-UPLOADS = re.compile(r"/api/v1/projects/[^/]+/(online/[^/]+/rows|artifacts/tree)")
+UPLOADS = re.compile(
+    r"/api/v1/projects/[^/]+/(online/[^/]+/rows|artifacts/tree|offline/(upsert|snapshot))"
+)
 """The paths of uploads: their routes spool the body under ``max_upload_bytes``, so the JSON
 body limit does not apply to them."""
 SPOOL_IN_MEMORY = 8 * 2**20
@@ -34,7 +37,7 @@ SPOOL_IN_MEMORY = 8 * 2**20
 
 
 class Stores:
-    """The online and artifact stores of ``settings``, each opened on first use."""
+    """The online, artifact and offline stores of ``settings``, each opened on first use."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -58,6 +61,21 @@ class Stores:
 
         with self._lock:
             return open_artifact_store(self.settings.artifacts_url)
+
+    @cached_property
+    def offline(self) -> OfflineStore:
+        """The offline store of every project."""
+        from fti.stores.offline import open_offline_store
+
+        settings = self.settings
+        with self._lock:
+            return open_offline_store(
+                settings.offline_url,
+                home=settings.home,
+                cache_dir=settings.cache_path,
+                max_cache_bytes=settings.cache_size_limit,
+                allow_unsafe_s3_commits=settings.unsafe_s3_commits_allowed,
+            )
 
     def close(self) -> None:
         """Release the connections of the stores opened."""
@@ -93,6 +111,25 @@ def artifact_key(project: str, key: str) -> str:
     if not key.startswith(f"{project}/"):
         raise InvalidNameError(f"artifact key {key!r} is not in project {project!r}")
     return key
+
+
+_OFFLINE_PART = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]{0,254}")
+
+
+def offline_path(project: str, path: str) -> str:
+    """``path`` when it names an offline table or snapshot inside ``project``: ``/``-separated
+    parts of letters, digits, ``_``, ``.`` and ``-``, none ``.`` or ``..``."""
+    parts = path.split("/") if isinstance(path, str) else []
+    if (
+        len(parts) < 2
+        or parts[0] != project
+        or not all(_OFFLINE_PART.fullmatch(p) and p not in (".", "..") for p in parts)
+    ):
+        raise InvalidNameError(
+            f"invalid offline path {path!r}: use '<project>/...' with parts of letters, "
+            f"digits, '_', '.' and '-' inside project {project!r}"
+        )
+    return path
 
 
 async def spool(request: Request, limit: int) -> IO[bytes]:
