@@ -317,7 +317,8 @@ def run_feast(spec: dict[str, Any], store: str) -> tuple[pa.Table, float, dict[s
         project="bench",
         registry=str(repo / "registry.db"),
         provider="local",
-        offline_store={"type": store},
+        # Options of the store (Feast's ray store needs a storage_path).
+        offline_store={"type": store, **spec.get("offline_options", {})},
         online_store={"type": "sqlite", "path": str(repo / "online.db")},
         entity_key_serialization_version=3,
     )
@@ -360,6 +361,8 @@ def worker_training(spec: dict[str, Any]) -> dict[str, Any]:
         table, seconds, extra = run_feast(spec, "file")
     elif mode == "feast_duckdb":
         table, seconds, extra = run_feast(spec, "duckdb")
+    elif mode == "feast_ray":  # benchmarks/ray_engine.py: Feast's Ray offline store
+        table, seconds, extra = run_feast(spec, "ray")
     else:
         raise ValueError(f"unknown training mode {mode!r}")
     return {"seconds": seconds, **extra, **summarize(table, mode in ORDERED)}

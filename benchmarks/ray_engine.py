@@ -380,6 +380,55 @@ def task_seconds(ray: Any, since_ns: int) -> dict[str, Any]:
     }
 
 
+def feast(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """fti (ray and local engines) and Feast's Ray offline store on the same smaller data:
+    ``--feast-rows`` feature rows, a spine of a tenth of them. Feast runs in its own venv
+    (``--feast-python``) and process, and starts its own Ray inside the timed call."""
+    import pyarrow.parquet as pq
+    from feature_views import WorkerError, run_worker, summarize
+
+    rows = args.feast_rows
+    data = work / "feast-data"
+    data.mkdir()
+    features = pa.Table.from_pandas(feature_frame(rows // 10, rows), preserve_index=False)
+    spine = pa.Table.from_pandas(spine_frame(rows // 10, rows // 10), preserve_index=False)
+    pq.write_table(features, data / "features.parquet")
+    pq.write_table(spine, data / "spine.parquet")
+    home = work / "feast-fti"
+    project = open_project(home)
+    group = project.feature_store.create_feature_group(
+        "users",
+        primary_key=["user_id"],
+        event_time="ts",
+        features=fti_features(),
+        online_enabled=False,
+        statistics=False,
+    )
+    group.insert(features)
+    view = project.feature_store.create_feature_view(
+        "bench", query=group.select(["f1", "f2", "f3", "f4"])
+    )
+    result: dict[str, Any] = {"feature_rows": features.num_rows, "spine_rows": spine.num_rows}
+    for engine in ("ray", "local"):
+        start = time.perf_counter()
+        x = view.get_batch_data(spine=spine, engine=engine, return_type="pyarrow")
+        result[f"fti_{engine}"] = {"seconds": time.perf_counter() - start, **summarize(x, True)}
+    project.close()
+    spec = {
+        "mode": "feast_ray",
+        "data": str(data),
+        "home": str(work / "feast-repo"),
+        "offline_options": {"storage_path": str(work / "feast-storage")},
+    }
+    try:
+        result["feast_ray"] = run_worker(
+            "training", spec, python=args.feast_python, timeout=args.feast_timeout
+        )
+    except WorkerError as exc:
+        result["feast_ray"] = {"error": str(exc)[-1000:]}
+    return result
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -391,8 +440,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--limit-mib", type=int, default=0, help="0: a tenth of the table")
     parser.add_argument("--object-store-mib", type=int, default=100)
     parser.add_argument(
-        "--only", choices=["overhead", "memory"], action="append", help="default: both"
+        "--only",
+        choices=["overhead", "memory", "feast"],
+        action="append",
+        help="default: overhead and memory",
     )
+    parser.add_argument("--feast-python", default="/tmp/feast-venv/bin/python")
+    parser.add_argument("--feast-rows", type=int, default=100_000)
+    parser.add_argument("--feast-timeout", type=float, default=900)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--keep", action="store_true")
@@ -427,6 +482,9 @@ def main(argv: list[str]) -> int:
             if "memory" in only:
                 console.print("memory: ray with many partitions, local under DuckDB's limit...")
                 report["memory"] = memory(args, home, spine, ray)
+            if "feast" in only:
+                console.print("feast: fti and Feast's Ray offline store on the same rows...")
+                report["feast"] = feast(args, work)
         finally:
             ray.shutdown()
     report["load_average_after"] = os.getloadavg()
@@ -443,6 +501,29 @@ def show(console: Console, report: dict[str, Any]) -> None:
         show_overhead(console, data, report["overhead"])
     if "memory" in report:
         show_memory(console, data, report["memory"])
+    if "feast" in report:
+        show_feast(console, report["feast"])
+
+
+def show_feast(console: Console, result: dict[str, Any]) -> None:
+    table = Table(
+        title=f"{result['feature_rows']:,} feature rows x {result['spine_rows']:,} spine rows"
+    )
+    for column in ("contender", "seconds", "rows", "rows with a match", "f1 sum"):
+        table.add_column(column)
+    for name in ("fti_ray", "fti_local", "feast_ray"):
+        row = result[name]
+        if "error" in row:
+            table.add_row(name, "-", "-", "-", row["error"][-200:])
+            continue
+        table.add_row(
+            name,
+            f"{row['seconds']:.2f}",
+            f"{row['rows']:,}",
+            f"{row['matched']:,}",
+            f"{row['f1_sum']:.3f}",
+        )
+    console.print(table)
 
 
 def show_overhead(console: Console, data: dict[str, Any], over: dict[str, Any]) -> None:
