@@ -217,7 +217,17 @@ class FeatureGroup:
             raise InvalidArgumentError(f"rows must be a whole number >= 0, not {rows!r}")
         if self._offline.version(self._offline_table) is None:
             return from_arrow(self._empty_table(), return_type)
-        return from_arrow(self._offline.dataset(self._offline_table).head(rows), return_type)
+        dataset = self._offline.dataset(self._offline_table)
+        # Batch by batch without read-ahead: Dataset.head() reads ahead across every file.
+        batches, have = [], 0
+        for batch in dataset.to_batches(
+            batch_size=max(rows, 1), batch_readahead=0, fragment_readahead=0
+        ):
+            if have >= rows:
+                break
+            batches.append(batch.slice(0, rows - have))
+            have += batches[-1].num_rows
+        return from_arrow(pa.Table.from_batches(batches, dataset.schema), return_type)
 
     def read_changes(
         self, from_commit: int, to_commit: int | None = None, *, return_type: ReturnType = "pandas"
