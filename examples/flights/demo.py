@@ -293,7 +293,11 @@ def _next_steps(project: fti.Project, last_day: dt.date) -> None:
         f"  fti serve --model flight_delays@production --now {now} --port 8000\n"
         "  curl -s localhost:8000/v1/models/flight_delays/predict "
         "-H 'content-type: application/json' \\\n"
-        f'    -d \'{{"entries": [{{"flight_id": "{flight}"}}]}}\'',
+        f'    -d \'{{"entries": [{{"flight_id": "{flight}"}}]}}\'\n'
+        "Browse the project in the web UI (search, commits and statistics, the view's query, "
+        "the model's lineage, monitors, runs), on this machine only:\n"
+        f"  fti ui --home {home} --project {project.name}   "
+        f"# then open http://127.0.0.1:8765/projects/{project.name}",
         soft_wrap=True,
     )
 
