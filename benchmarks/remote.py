@@ -1,0 +1,291 @@
+"""Benchmark of the remote SDK: the same calls embedded and through ``fti server``.
+
+One home holds the stores (SQLite metadata and online store, Delta tables and artifacts in
+folders); ``fti server --workers 2`` serves it on loopback with API keys on, and the remote
+side is ``fti.connect(URL, api_key=...)`` with an editor's key. Measured side by side in one
+run, alternating embedded and remote run by run:
+
+- ``insert`` of ``--rows`` rows x 10 features into a new group (the remote one uploads one
+  Arrow stream; validation and statistics run in the client both ways);
+- ``create_training_data`` of a ``--spine``-row spine as of the ``--rows``-row group (the
+  remote one downloads the pinned data files into its cache), then again on the same view
+  (the remote one reads its cached copies);
+- ``get_feature_vector`` of one key through the server by ``--clients`` client processes at
+  once (each its own connection), beside the embedded call in one process.
+
+Targets (issue "fti server: one platform for a team"): remote insert and training data within
+1.5x of embedded; remote ``get_feature_vector`` p50 <= 1.5 ms and p99 <= 5 ms with 8 clients
+against 2 workers.
+
+    .venv/bin/python benchmarks/remote.py --rows 1000000 --spine 1000000 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from harness import latency_summary, machine, median, verdict, workdir
+from rich.console import Console
+from rich.table import Table
+
+from feature_store import insert_frame
+
+RESULTS = Path(__file__).resolve().parent / "results" / "remote.json"
+RATIO_TARGET = 1.5
+P50_TARGET_US = 1_500.0
+P99_TARGET_US = 5_000.0
+START = pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def main() -> None:
+    """Run every part, print tables, write the JSON results."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--spine", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3, help="Of insert and training data.")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--vectors", type=int, default=2_000, help="Per client, after warm-up.")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    with workdir(args, "fti-bench-remote-") as root:
+        home = root / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        key = bootstrap(home)
+        server, url = start_server(home, args.workers)
+        try:
+            results = {
+                "config": vars(args) | {"workdir": str(root)},
+                "bulk": bulk(home, url, key, args),
+                "vectors": vectors(home, url, key, args),
+            }
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    report(results)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"machine": machine(), **results}, indent=2) + "\n")
+
+
+def settings_env(home: Path) -> dict[str, str]:
+    """The environment of every process: the home's stores, named explicitly."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FTI_")}
+    env.update(
+        FTI_HOME=str(home),
+        FTI_METADATA_URL=f"sqlite:///{home / 'metadata.db'}",
+        FTI_ONLINE_URL=f"sqlite:///{home / 'online.db'}",
+        FTI_OFFLINE_URL=str(home / "offline"),
+        FTI_ARTIFACTS_URL=str(home / "artifacts"),
+    )
+    return env
+
+
+def bootstrap(home: Path) -> str:
+    """An admin, an editor of project ``bench``, and the editor's key."""
+    from fti.stores.metadata.accounts import AccountStore
+    from fti.stores.metadata.sql import SqlMetadataStore
+
+    metadata = SqlMetadataStore(f"sqlite:///{home / 'metadata.db'}")
+    accounts = AccountStore(metadata)
+    accounts.bootstrap("root")
+    accounts.create_user("eddie")
+    accounts.create_project("bench", "root")
+    accounts.set_member("bench", "eddie", "editor")
+    _, key = accounts.create_key("eddie")
+    metadata.close()
+    return key
+
+
+def start_server(home: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    """``fti server --workers N`` on a free loopback port, once it answers."""
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(Path(sys.executable).with_name("fti")), "server", "--port", str(port)]
+    server = subprocess.Popen(
+        [*command, "--workers", str(workers)],
+        env=settings_env(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/api/v1/health").status_code == 200:
+                return server, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.terminate()
+    raise RuntimeError("fti server did not start")
+
+
+def connect(home: Path, url: str | None, key: str | None) -> Any:
+    """The project ``bench``, embedded on ``home`` or through the server at ``url``."""
+    import fti
+
+    os.environ.update(settings_env(home))
+    if url is None:
+        return fti.connect(home, "bench")
+    return fti.connect(url, "bench", api_key=key)
+
+
+def bulk(home: Path, url: str, key: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Insert and training data, embedded and remote, alternating run by run."""
+    frame = insert_frame(args.rows)
+    rng = np.random.default_rng(3)
+    spine = pd.DataFrame(
+        {
+            "id": rng.integers(0, args.rows, args.spine),
+            "ts": START + pd.to_timedelta(rng.integers(0, 30 * 86_400, args.spine), unit="s"),
+        }
+    )
+    times: dict[str, dict[str, list[float]]] = {
+        "insert": {"embedded": [], "remote": []},
+        "training data": {"embedded": [], "remote": []},
+        "training data, again": {"embedded": [], "remote": []},
+    }
+    for run in range(args.runs):
+        for side in ("embedded", "remote"):
+            with connect(home, None if side == "embedded" else url, key) as project:
+                fs = project.feature_store
+                name = f"{side}_{run}"
+                group = fs.create_feature_group(
+                    name, primary_key=["id"], event_time="ts", online_enabled=False
+                )
+                started = time.perf_counter()
+                group.insert(frame)
+                times["insert"][side].append(time.perf_counter() - started)
+                view = fs.create_feature_view(f"{name}_view", query=group.select_all())
+                started = time.perf_counter()
+                view.create_training_data(spine=spine)
+                times["training data"][side].append(time.perf_counter() - started)
+                # Again: the remote side has the pinned files in its cache now.
+                started = time.perf_counter()
+                view.create_training_data(spine=spine)
+                times["training data, again"][side].append(time.perf_counter() - started)
+                print(
+                    f"run {run} {side}: insert {times['insert'][side][-1]:.2f} s, training "
+                    f"data {times['training data'][side][-1]:.2f} s",
+                    flush=True,
+                )
+    return {
+        what: {
+            "embedded_s": sides["embedded"],
+            "remote_s": sides["remote"],
+            "ratio": median(sides["remote"]) / median(sides["embedded"]),
+        }
+        for what, sides in times.items()
+    }
+
+
+def vectors(home: Path, url: str, key: str, args: argparse.Namespace) -> dict[str, Any]:
+    """``get_feature_vector`` latency: embedded in one process, then ``--clients`` remote
+    client processes at once."""
+    keys = 10_000
+    with connect(home, None, None) as project:
+        fs = project.feature_store
+        rng = np.random.default_rng(4)
+        group = fs.create_feature_group(
+            "online_group", primary_key=["id"], event_time="ts", online_enabled=True
+        )
+        group.insert(
+            pd.DataFrame(
+                {
+                    "id": np.arange(keys),
+                    "ts": START,
+                    "f1": rng.random(keys),
+                    "f2": rng.normal(size=keys),
+                    "s1": rng.choice(["a", "b", "c"], keys),
+                }
+            )
+        )
+        view = fs.create_feature_view("online_view", query=group.select_all())
+        embedded = timed_vectors(view, args.vectors, seed=0)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(args.clients) as pool:
+        remote = pool.starmap(
+            remote_client,
+            [(str(home), url, key, args.vectors, seed) for seed in range(1, args.clients + 1)],
+        )
+    samples = [s for client in remote for s in client]
+    return {
+        "embedded": latency_summary(embedded),
+        "remote": latency_summary(samples),
+        "clients": args.clients,
+        "workers": args.workers,
+    }
+
+
+def timed_vectors(view: Any, count: int, seed: int) -> list[int]:
+    """Nanoseconds of ``count`` vectors of random keys, after 200 of warm-up."""
+    rng = np.random.default_rng(seed)
+    for key in rng.integers(0, 10_000, 200):
+        view.get_feature_vector({"id": int(key)})
+    samples = []
+    for key in rng.integers(0, 10_000, count):
+        started = time.perf_counter_ns()
+        view.get_feature_vector({"id": int(key)})
+        samples.append(time.perf_counter_ns() - started)
+    return samples
+
+
+def remote_client(home: str, url: str, key: str, count: int, seed: int) -> list[int]:
+    """One client process: its own connection to the server, ``count`` timed vectors."""
+    with connect(Path(home), url, key) as project:
+        view = project.feature_store.get_feature_view("online_view")
+        return timed_vectors(view, count, seed)
+
+
+def report(results: dict[str, Any]) -> None:
+    """The tables and the verdicts."""
+    console = Console()
+    table = Table(title="Embedded and remote, median of the runs")
+    for column in ("call", "embedded", "remote", "remote / embedded", "target 1.5x"):
+        table.add_column(column, justify="right")
+    for what, found in results["bulk"].items():
+        table.add_row(
+            what,
+            f"{median(found['embedded_s']):.2f} s",
+            f"{median(found['remote_s']):.2f} s",
+            f"{found['ratio']:.2f}x",
+            verdict(found["ratio"] <= RATIO_TARGET),
+        )
+    console.print(table)
+    found = results["vectors"]
+    table = Table(
+        title=f"get_feature_vector, {found['clients']} clients, {found['workers']} workers"
+    )
+    for column in ("side", "p50", "p99", "mean", "n"):
+        table.add_column(column, justify="right")
+    for side in ("embedded", "remote"):
+        s = found[side]
+        table.add_row(
+            side,
+            f"{s['p50_us']:.0f} us",
+            f"{s['p99_us']:.0f} us",
+            f"{s['mean_us']:.0f} us",
+            str(s["n"]),
+        )
+    console.print(table)
+    remote = found["remote"]
+    met = remote["p50_us"] <= P50_TARGET_US and remote["p99_us"] <= P99_TARGET_US
+    console.print(f"remote vector p50 <= 1.5 ms and p99 <= 5 ms: {verdict(met)}")
+
+
+if __name__ == "__main__":
+    main()
