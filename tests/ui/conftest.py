@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from flights_project import PROJECT, Served, build
+from flights_project import PASSWORDS, PROJECT, Served, build
 
 from fti.settings import Settings
 from fti.stores.metadata.accounts import AccountStore
@@ -22,9 +22,6 @@ from fti.stores.metadata.sql import SqlMetadataStore
 
 pytest.importorskip("lightgbm")
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
-PASSWORDS = {"ed": "ed-password-1", "vic": "vic-password-1", "otto": "otto-password-1"}
-"""ed edits flights, vic views it, otto owns another project."""
 
 
 def settings_of(home: Path) -> Settings:

@@ -18,6 +18,9 @@ PROJECT = "flights"
 MODEL = "flight_delays"
 VIEW = "flight_delays"
 MONITOR = "flight_feature_drift"
+SCREENSHOTS = ROOT / "tests" / "screenshots"
+PASSWORDS = {"ed": "ed-password-1", "vic": "vic-password-1", "otto": "otto-password-1"}
+"""ed edits flights, vic views it, otto owns another project."""
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flights_project import MODEL, MONITOR, PROJECT, VIEW, Served
-
-from conftest import PASSWORDS, SCREENSHOTS
+from flights_project import MODEL, MONITOR, PASSWORDS, PROJECT, SCREENSHOTS, VIEW, Served
 
 P = f"/projects/{PROJECT}"
 PAGES = {
