@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html import escape
 
-NODE_WIDTH = 210
+NODE_WIDTH = 180
 NODE_HEIGHT = 44
-COLUMN_GAP = 90
+COLUMN_GAP = 60
 ROW_GAP = 18
 MARGIN = 10
 SUB = ' class="sub"'
@@ -88,10 +88,10 @@ class Graph:
             )
             text = "".join(
                 f'<text x="{x + 10}" y="{y + 18 + 16 * i}"{SUB if i else ""}>'
-                f"{escape(line[:34])}</text>"
+                f"{escape(_fit(line))}</text>"
                 for i, line in enumerate(node.lines[:2])
             )
-            content = box + text
+            content = f"<title>{escape(', '.join(node.lines))}</title>{box}{text}"
             if node.href:
                 content = (
                     f'<a href="{escape(node.href)}" data-node="{escape(node.id)}">{content}</a>'
@@ -101,3 +101,8 @@ class Graph:
             parts.append(content)
         parts.append("</svg>")
         return "".join(parts)
+
+
+def _fit(line: str, width: int = 28) -> str:
+    """``line`` cut to what a node shows (the node's title holds it whole)."""
+    return line if len(line) <= width else line[: width - 1] + "…"

@@ -351,6 +351,9 @@ def _histogram_chart(
 
 
 def _metrics_chart(versions: list[Model], metric_names: list[str]) -> dict[str, Any]:
+    # Shown first: a model's own ROC AUC if it has one, else its first metric not a baseline's.
+    own = [m for m in metric_names if "baseline" not in m] or metric_names
+    shown = next((m for m in own if "roc_auc" in m), own[0] if own else None)
     return {
         "data": [
             {
@@ -359,9 +362,9 @@ def _metrics_chart(versions: list[Model], metric_names: list[str]) -> dict[str, 
                 "name": metric,
                 "x": [f"v{m.version}" for m in versions],
                 "y": [m.metrics.get(metric) for m in versions],
-                "visible": True if index == 0 else "legendonly",
+                "visible": True if metric == shown else "legendonly",
             }
-            for index, metric in enumerate(metric_names)
+            for metric in metric_names
         ],
         "layout": _layout("Metrics across versions", xaxis={"type": "category"}),
     }
