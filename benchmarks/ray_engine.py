@@ -138,20 +138,35 @@ def private_kib(pid: str) -> int:
 
 
 class Sampler:
-    """Peaks of the workers' private and resident memory, sampled every 20 ms in a thread."""
+    """Peaks of the private and resident memory of this Ray's worker processes (those there
+    at the start, and any started during the job, such as Ray's spill workers), sampled every
+    20 ms in a thread, with each process's title (``ray::<task>``, ``ray::IDLE``...)."""
 
     def __init__(self, pids: list[str]) -> None:
-        self.pids = pids
         self.private = dict.fromkeys(pids, 0)
         self.rss = dict.fromkeys(pids, 0)
+        self.titles: dict[str, set[str]] = {pid: set() for pid in pids}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        rounds = 0
         while not self._stop.wait(0.02):
-            for pid in self.pids:
+            rounds += 1
+            if rounds % 25 == 0:
+                for pid in ray_workers():
+                    self.private.setdefault(pid, 0)
+                    self.rss.setdefault(pid, 0)
+                    self.titles.setdefault(pid, set())
+            for pid in list(self.private):
                 self.private[pid] = max(self.private[pid], private_kib(pid))
                 self.rss[pid] = max(self.rss[pid], status_kib(pid, "VmRSS") or 0)
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+                        title = cmd.read().split(b"\0")[0].decode(errors="replace").strip()
+                    self.titles[pid].add(title.split(" ")[0])
+                except OSError:
+                    pass
 
     def __enter__(self) -> Sampler:
         self._thread.start()
@@ -295,15 +310,17 @@ def memory(args: argparse.Namespace, home: Path, spine: pa.Table, ray: Any) -> d
     with sampler, phases() as phase:
         seconds, digest, rows = timed_training(view, spine, "ray")
     driver_ray = (status_kib("self", "VmHWM") or 0) / 1024
+    # A process started during the job has no idle reading: all its memory counts.
     per_worker = [
         {
             "pid": pid,
+            "titles": sorted(sampler.titles[pid]),
             "idle_private_mib": (idle.get(pid) or 0) / 1024,
             "peak_private_mib": sampler.private[pid] / 1024,
             "peak_rss_mib": sampler.rss[pid] / 1024,
             "working_mib": (sampler.private[pid] - (idle.get(pid) or 0)) / 1024,
         }
-        for pid in workers
+        for pid in sampler.private
     ]
     tasks = task_seconds(ray, start_ns)
     limit = args.limit_mib
@@ -316,7 +333,6 @@ def memory(args: argparse.Namespace, home: Path, spine: pa.Table, ray: Any) -> d
         "digest": digest,
         "rows": rows,
         "workers": per_worker,
-        "new_workers": sorted(set(ray_workers()) - set(workers)),
         "max_working_mib": max((w["working_mib"] for w in per_worker), default=None),
         "driver_peak_mib": driver_ray,
         "spilled_mib": spilled_mib(),
@@ -577,6 +593,19 @@ def show_memory(console: Console, data: dict[str, Any], mem: dict[str, Any]) -> 
         local["outcome"].splitlines()[0],
     )
     console.print(table)
+    processes = Table(title="Ray worker processes during the job (MiB)")
+    for column in ("pid", "titles", "idle private", "peak private", "working", "peak RSS"):
+        processes.add_column(column)
+    for w in ray["workers"]:
+        processes.add_row(
+            w["pid"],
+            " ".join(w["titles"]),
+            f"{w['idle_private_mib']:.0f}",
+            f"{w['peak_private_mib']:.0f}",
+            f"{w['working_mib']:.0f}",
+            f"{w['peak_rss_mib']:.0f}",
+        )
+    console.print(processes)
     console.print(
         f"ray: distributed {ray['distributed_seconds']:.2f} s, serial {ray['serial_seconds']:.2f}"
         f" s, spilled {ray['spilled_mib']} MiB, tasks {ray['tasks']}"
