@@ -150,3 +150,14 @@ def test_a_refused_promotion_says_why(client: httpx.Client) -> None:
     )
     assert answer.status_code == 422
     assert "Refused" in answer.text and "alias" in answer.text
+
+
+def test_verifying_a_training_dataset_shows_its_outcome(client: httpx.Client) -> None:
+    page = f"{P}/views/{VIEW}/1"
+    assert "not yet" in client.get(page).text
+    answer = client.post(f"{page}/datasets/1/verify", data={"csrf": csrf_of(client, page)})
+    assert answer.status_code == 303
+    row = re.search(r'<tr id="dataset-1">.*?</tr>', client.get(page).text, re.S)
+    assert row and "identical" in row.group(0)
+    missing = client.post(f"{page}/datasets/99/verify", data={"csrf": csrf_of(client, page)})
+    assert missing.status_code == 404

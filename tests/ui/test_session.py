@@ -117,3 +117,17 @@ def test_an_api_key_signs_in_and_the_home_page_lists_only_its_projects(
     home = client.get("/").text
     assert 'href="/projects/p"' in home and 'href="/projects/q"' not in home
     assert client.get("/projects/q").status_code == 403
+
+
+def test_a_browser_whose_session_was_revoked_signs_in_again(
+    server: tuple[TestClient, AccountStore],
+) -> None:
+    client, accounts = server
+    token = csrf(client)
+    client.post("/signin", data={"user": "alice", "password": PASSWORD, "csrf": token})
+    (key,) = accounts.keys("alice")
+    accounts.revoke_key(key.id)
+    client.app.state.authenticator.forget()  # type: ignore[attr-defined]
+    page = client.get("/projects/p", headers={"accept": "text/html"})
+    assert page.status_code == 303 and page.headers["location"].startswith("/signin")
+    assert client.get("/projects/p").status_code == 401

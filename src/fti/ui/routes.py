@@ -360,6 +360,26 @@ def describe_feature(
     )
 
 
+@router.post("/projects/{project}/views/{name}/{version}/datasets/{dataset}/verify")
+def verify_dataset(
+    request: Request,
+    project: ProjectName,
+    name: Name,
+    version: Version,
+    dataset: Version,
+    principal: Writer,
+    csrf: Csrf,
+) -> Response:
+    """Recompute a training dataset from its pinned commits and compare its digest."""
+    check_csrf(request, csrf)
+    opened = source(request).open(request, project)
+    opened.feature_store.get_feature_view(name, version).verify_training_data(dataset)
+    return RedirectResponse(
+        f"/projects/{project}/views/{name}/{version}?done=verify#dataset-{dataset}",
+        status_code=303,
+    )
+
+
 @router.post("/projects/{project}/views/{name}/{version}/skew-audit")
 def skew_audit(
     request: Request,

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from fastapi import HTTPException, Request, Response
 
-from fti.errors import PermissionDeniedError
+from fti.errors import PermissionDeniedError, UnauthenticatedError
 from fti.server.platform.access import (
     Access,
     Authenticator,
@@ -45,16 +45,26 @@ class UiRequirement(Requirement):
             return None
         authenticator: Authenticator = request.app.state.authenticator
         token = bearer_token(request)
-        if token is None:
+        from_cookie = token is None
+        if from_cookie:
             token = request.cookies.get(SESSION_COOKIE)
-            if token is None and wants_html(request) and needs_sign_in(request):
-                raise HTTPException(
-                    303, headers={"Location": f"/signin?next={quote(request.url.path)}"}
-                )
-        principal = authenticator.authenticate(token)
+        browser = from_cookie and wants_html(request) and needs_sign_in(request)
+        if token is None and browser:
+            raise sign_in_first(request)
+        try:
+            principal = authenticator.authenticate(token)
+        except UnauthenticatedError:
+            if browser:  # the session expired or was revoked: sign in again
+                raise sign_in_first(request) from None
+            raise
         request.state.principal = principal
         check(authenticator, principal, self.access, request.path_params.get("project"))
         return principal
+
+
+def sign_in_first(request: Request) -> HTTPException:
+    """A redirect of a browser to the sign-in page, back here after."""
+    return HTTPException(303, headers={"Location": f"/signin?next={quote(request.url.path)}"})
 
 
 def ui_requires(access: Access) -> Callable[[Request], Principal | None]:
