@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from fti.errors import ConfigError, FtiError, NotFoundError
+from fti.monitoring.monitors import describe_duration
 from fti.ui.graph import Graph, Node
 
 if TYPE_CHECKING:
@@ -425,7 +426,7 @@ def _join_line(index: int, step: Any) -> str:
         left if left == right else f"{left}={right}"
         for left, right in zip(step.left_on, step.right_on, strict=True)
     )
-    ttl = f" ttl {step.ttl}" if step.ttl else ""
+    ttl = f" ttl {describe_duration(step.ttl)}" if step.ttl else ""
     prefix = f" {step.prefix}*" if step.prefix else ""
     return f"on {keys}{ttl}{prefix}"
 

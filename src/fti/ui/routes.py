@@ -28,6 +28,7 @@ from fti.errors import (
     PermissionDeniedError,
     UnauthenticatedError,
 )
+from fti.monitoring.monitors import describe_duration
 from fti.names import NAME_PATTERN, check_name
 from fti.server.platform.access import Access, Authenticator, Principal, check
 from fti.ui import pages
@@ -56,6 +57,7 @@ def _script_json(value: Any) -> Markup:
 
 
 templates.env.filters["json"] = _script_json
+templates.env.filters["duration"] = describe_duration
 STATIC = {"ui.css": "text/css", "ui.js": "text/javascript", "plotly.min.js": "text/javascript"}
 
 router = APIRouter(include_in_schema=False)
