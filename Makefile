@@ -42,8 +42,10 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# Test files are spread over two workers (pytest-xdist; a file stays on one worker, so its
+# module fixtures are built once); the slowest tests are listed at the end of the run.
 unit: $(STAMP_DEV) browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile --durations=25
 
 test: lint typecheck unit
 

@@ -17,6 +17,10 @@ import fti
 from support.moto_server import MotoServer, ServerUnavailableError
 from support.remote_stores import LiveServer
 
+# Tests read the CLI's tables: rich sizes them to the terminal it finds (none under pytest-xdist's
+# workers, where it falls back to 80 columns and cuts cells), so every run gets the same width.
+os.environ["COLUMNS"] = "200"
+
 REDIS_URL = os.environ.get("FTI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_URL = os.environ.get(
     "FTI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
