@@ -25,6 +25,8 @@ from fti.errors import (
 if TYPE_CHECKING:
     import httpx
 
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+"""Methods a request may be repeated with (a PUT replaces, a DELETE of the absent is no error)."""
 TIMEOUT = 300.0
 """Seconds a request may wait for the server (uploads of large tables take a while)."""
 
@@ -73,17 +75,26 @@ class ServerClient:
         an unreachable server as StoreError."""
         import httpx
 
-        try:
-            answer = self._http.request(
-                method,
-                path,
-                params=_query(params),
-                json=json_body,
-                content=content,
-                headers=headers,
-            )
-        except httpx.HTTPError as exc:
-            raise self._unreachable(exc) from None
+        attempts = (
+            2 if method in IDEMPOTENT and not callable(getattr(content, "__next__", None)) else 1
+        )
+        for attempt in range(attempts):
+            try:
+                answer = self._http.request(
+                    method,
+                    path,
+                    params=_query(params),
+                    json=json_body,
+                    content=content,
+                    headers=headers,
+                )
+                break
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+                # A kept-alive connection the server closed meanwhile: once more on a new one.
+                if attempt + 1 == attempts:
+                    raise self._unreachable(exc) from None
+            except httpx.HTTPError as exc:
+                raise self._unreachable(exc) from None
         if answer.status_code >= 400:
             raise error_from_answer(answer.status_code, answer.content)
         return answer

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -175,6 +175,11 @@ def file(
     if not found:
         raise NotFoundError(f"offline table {table} version {version} has no file {name!r}")
     (local,) = stores.offline.local_paths(table, found[:1])
+    if not Path(local).is_file():
+        raise NotFoundError(
+            f"data file {name!r} of offline table {table} version {version} is gone (a vacuum "
+            "removes the files of old commits)"
+        )
     return FileResponse(local, media_type="application/octet-stream")
 
 
