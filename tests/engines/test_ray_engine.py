@@ -208,6 +208,45 @@ def test_batch_data_as_a_ray_dataset_is_the_local_frame_in_order(
         view.get_batch_data(return_type="ray", engine="local")
 
 
+@fti.on_demand(type="float64", inputs=["distance"], request_parameters=["speed"])
+def eta_minutes(df: pd.DataFrame) -> pd.Series:
+    return df["distance"] / df["speed"] * 60
+
+
+def test_on_demand_features_recomputed_from_a_spine_equal_the_local_ones(
+    ray_project: fti.Project,
+) -> None:
+    rng = np.random.default_rng(6)
+    fs = ray_project.feature_store
+    trips = fs.create_feature_group(
+        "trips",
+        1,
+        primary_key=["id"],
+        event_time="ts",
+        features=[
+            fti.Feature("id", "int64"),
+            fti.Feature("ts", "timestamp"),
+            fti.Feature("distance", "float64"),
+        ],
+        on_demand_features=[eta_minutes],
+    )
+    n = 200
+    rows = pd.DataFrame(
+        {"id": rng.integers(0, 40, n), "ts": _times(rng, n), "distance": rng.gamma(3.0, size=n)}
+    ).drop_duplicates(["id", "ts"])
+    trips.insert(rows.assign(speed=rng.uniform(10, 50, len(rows))))
+    view = fs.create_feature_view("eta", 1, query=trips.select(["distance", "eta_minutes"]))
+    spine = pd.DataFrame(
+        {"id": rng.integers(0, 45, 120), "ts": _times(rng, 120), "speed": rng.uniform(5, 60, 120)}
+    )
+
+    local = view.get_batch_data(spine=spine, primary_key=True, engine="local")
+    pd.testing.assert_frame_equal(
+        view.get_batch_data(spine=spine, primary_key=True, engine="ray"), local
+    )
+    assert local["eta_minutes"].notna().sum() > 0
+
+
 @dataclass(frozen=True)
 class DyingOpener:
     """Opens the offline store on a worker, killing the worker first: once (a marker file
