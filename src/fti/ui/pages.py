@@ -385,6 +385,8 @@ def _monitor_charts(history: list[Any]) -> list[dict[str, Any]]:
                     series.setdefault(key, [None] * len(history))[index] = value
                     thresholds[key] = drift.thresholds[metric]
         for metric, value in result.quality.items():
+            if metric.endswith("rows"):  # a count, in the window's details: not on a 0-1 scale
+                continue
             key = ("quality", metric)
             series.setdefault(key, [None] * len(history))[index] = value
             if metric in result.quality_thresholds:
