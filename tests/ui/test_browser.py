@@ -170,6 +170,17 @@ def test_an_editor_moves_an_alias_under_fti_server(team_ui: Served, tab: Watched
     assert tab.problems == []
 
 
+def test_every_page_renders_under_fti_server_through_the_remote_stores(
+    team_ui: Served, tab: Watched
+) -> None:
+    sign_in(tab, team_ui.url, "vic")
+    for name, path in PAGES.items():
+        answer = tab.open(team_ui.url + path)
+        assert answer.status == 200, name
+        assert tab.page.locator(".error").count() == 0, (name, tab.page.inner_text("main"))
+    assert tab.problems == []
+
+
 def test_a_viewer_sees_no_write_and_a_write_is_refused(team_ui: Served, tab: Watched) -> None:
     sign_in(tab, team_ui.url, "vic")
     tab.open(f"{team_ui.url}{P}/models/{MODEL}")
