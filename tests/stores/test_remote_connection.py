@@ -128,3 +128,16 @@ def test_the_command_line_takes_the_server_from_the_environment(
     assert listed.exit_code == 0, listed.output
     assert "cli_model" in listed.output
     assert not (tmp_path / "empty" / "metadata.db").exists()
+
+
+def test_documents_over_the_json_limit_are_stored(team: tuple[str, dict[str, str]]) -> None:
+    # The statistics of a group of 1,000 columns are about 1.8 MB of JSON.
+    url, keys = team
+    body = {"columns": {f"c{i}": "x" * 2_000 for i in range(1_000)}}
+    with fti.connect(url, "p", api_key=keys["eddie"]) as project:
+        store = project.metadata_store
+        made = store.create("feature_group", "p", "wide", None, body)
+        store.add_record("feature_group", "p", "wide", made.version, "statistics", "0", body)
+        assert (
+            store.records("feature_group", "p", "wide", made.version, "statistics")[0].body == body
+        )

@@ -39,7 +39,7 @@ from fti.server.platform.routes import (
     projects,
     users,
 )
-from fti.server.platform.stores import UPLOADS, Stores
+from fti.server.platform.stores import DOCUMENTS, MAX_DOCUMENT_BYTES, UPLOADS, Stores
 from fti.settings import Settings
 from fti.stores.metadata.accounts import AccountStore
 from fti.stores.metadata.sql import SqlMetadataStore
@@ -109,7 +109,12 @@ def create_platform_app(
     app.state.ui_projects = pages
     app.state.ui_sign_in = auth
     app.state.stores = stores  # the store routes' online, artifact and offline stores
-    app.add_middleware(BodyLimit, limit=max_body_bytes, streamed=UPLOADS)
+    app.add_middleware(
+        BodyLimit,
+        limit=max_body_bytes,
+        streamed=UPLOADS,
+        larger=(DOCUMENTS, max(max_body_bytes, MAX_DOCUMENT_BYTES)),
+    )
     # Outside the body limit: a write refused there never authenticated, and is not audited.
     app.add_middleware(AuditLog, accounts=accounts)
     errors.install(app)

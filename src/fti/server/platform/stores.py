@@ -32,6 +32,10 @@ UPLOADS = re.compile(
 )
 """The paths of uploads: their routes spool the body under ``max_upload_bytes``, so the JSON
 body limit does not apply to them."""
+DOCUMENTS = re.compile(r"/api/v1/projects/[^/]+/entities/[^/]+(/[^/]+/[^/]+(/records)?)?")
+"""The paths that write entity bodies and records: statistics of a wide group pass 1 MiB."""
+MAX_DOCUMENT_BYTES = 64 * 2**20
+"""The largest JSON body of those paths (read whole, in memory, before it is parsed)."""
 SPOOL_IN_MEMORY = 8 * 2**20
 """Upload bytes kept in memory before the spool moves to a temporary file."""
 
