@@ -279,7 +279,7 @@ def monitor(project: Project, name: str) -> dict[str, Any]:
     }
 
 
-def runs(project: Project, limit: int = 100) -> dict[str, Any]:
+def runs(project: Project, limit: int = 50) -> dict[str, Any]:
     """The latest pipeline runs with their status, duration and outputs."""
     from fti.pipelines.runs import Runs
 
@@ -299,7 +299,8 @@ def runs(project: Project, limit: int = 100) -> dict[str, Any]:
                 "error": (r.error or {}).get("message"),
             }
             for r in listed
-        ]
+        ],
+        "limit": limit,
     }
 
 
