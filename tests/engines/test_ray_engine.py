@@ -247,6 +247,34 @@ def test_on_demand_features_recomputed_from_a_spine_equal_the_local_ones(
     assert local["eta_minutes"].notna().sum() > 0
 
 
+def test_batch_predict_on_ray_scores_as_local_in_one_commit(ray_project: fti.Project) -> None:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from fti.inference.batch import batch_predict
+
+    scaled = {"spend": fti.transforms.standard_scaler, "amount": fti.transforms.standard_scaler}
+    view, txn = random_view(ray_project.feature_store, 7, scaled)
+    x, _, y, _ = view.train_test_split(test_size=0.25, seed=1)
+    columns = ["amount", "spend", "score", "tax"]
+    model = ray_project.model_registry.create_model(
+        "risk", metrics={"accuracy": 0.5}, feature_view=view, training_dataset_version=1
+    )
+    numeric = ColumnTransformer([("numeric", SimpleImputer(), columns)])
+    model.save(make_pipeline(numeric, LogisticRegression()).fit(x, y))
+    spine = spine_of(txn, 7).drop(columns="label")
+
+    local = batch_predict(model, spine=spine, output_feature_group="local_predictions")
+    ray = batch_predict(model, spine=spine, output_feature_group="ray_predictions", engine="ray")
+
+    same = ["tid", "ts", "prediction", "score", "model_version"]
+    pd.testing.assert_frame_equal(ray[same], local[same])
+    predictions = ray_project.feature_store.get_feature_group("ray_predictions")
+    assert [c.rows for c in predictions.commits()] == [len(ray)]
+
+
 @dataclass(frozen=True)
 class DyingOpener:
     """Opens the offline store on a worker, killing the worker first: once (a marker file
