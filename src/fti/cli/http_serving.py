@@ -5,7 +5,6 @@ rule that a server off loopback needs API keys."""
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import signal
 import socket
 import threading
@@ -15,16 +14,7 @@ from typing import Any, NoReturn
 import typer
 
 from fti.cli.context import console, errors
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback address (127.0.0.0/8, ::1) or ``localhost``."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from fti.hosts import is_loopback
 
 
 def check_auth(host: str, auth: bool) -> None:

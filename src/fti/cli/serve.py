@@ -10,9 +10,10 @@ import typer
 
 from fti import clock
 from fti.cli.context import open_project
-from fti.cli.http_serving import check_auth, fail, is_loopback, listen, serve_until_stopped
+from fti.cli.http_serving import check_auth, fail, listen, serve_until_stopped
 from fti.dependencies import import_optional
 from fti.errors import FtiError
+from fti.hosts import is_loopback
 from fti.inference.model_ref import ModelRef
 
 

@@ -22,6 +22,7 @@ from urllib.parse import quote
 from fastapi import HTTPException, Request, Response
 
 from fti.errors import PermissionDeniedError, UnauthenticatedError
+from fti.hosts import is_loopback
 from fti.server.platform.access import (
     Access,
     Authenticator,
@@ -118,8 +119,6 @@ def check_csrf(request: Request, submitted: str) -> None:
 
 def secure_cookies(request: Request) -> bool:
     """Cookies are Secure unless the server is reached on loopback (plain HTTP there)."""
-    from fti.cli.http_serving import is_loopback
-
     host = request.url.hostname or ""
     return request.url.scheme == "https" or not is_loopback(host)
 
