@@ -181,20 +181,26 @@ class SqlMetadataStore:
     ) -> Entity:
         """Replace an entity's body; NotFoundError when absent."""
 
-        def attempt(conn: Connection) -> int:
-            result = conn.execute(
+        dumped = _dump(body)
+
+        def attempt(conn: Connection) -> datetime | None:
+            # RETURNING, not a get() after: one round trip fewer on every update (the
+            # scheduler updates run records and its state several times per run).
+            return conn.execute(
                 entities.update()
                 .where(*_where(kind, project, name), entities.c.version == version)
-                .values(body=_dump(body))
-            )
-            return int(result.rowcount)
+                .values(body=dumped)
+                .returning(entities.c.created_at)
+            ).scalar()
 
-        if self._transaction(attempt) == 0:
+        created_at = self._transaction(attempt)
+        if created_at is None:
             raise NotFoundError(
                 f"{kind.replace('_', ' ')} {name!r} version {version} not found "
                 f"in project {project!r}"
             )
-        return self.get(kind, project, name, version)
+        # The body as get() will return it (tuples become lists...), not the caller's object.
+        return Entity(kind, project, name, version, json.loads(dumped), _aware(created_at))
 
     def delete(self, kind: str, project: str, name: str, version: int) -> None:
         """Remove an entity version and its records; NotFoundError when absent."""
