@@ -317,6 +317,10 @@ class SqlMetadataStore:
         """Release lock ``name`` if ``owner`` holds it; whether it did."""
 
         def attempt(conn: Connection) -> int:
+            if conn.dialect.name == "postgresql":
+                # No wait for the WAL flush (ADR 0014): an unlock lost to a server crash only
+                # keeps the lock until its ttl, or until its owner is seen dead.
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             result = conn.execute(
                 locks.delete().where(
                     locks.c.project == project, locks.c.name == name, locks.c.owner == owner
