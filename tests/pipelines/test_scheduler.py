@@ -21,7 +21,7 @@ import fti
 from fti.errors import InvalidArgumentError
 from fti.pipelines import Runs
 from fti.pipelines.recorder import Timing
-from fti.pipelines.scheduler import Scheduler
+from fti.pipelines.scheduler import STATE_KIND, Scheduler
 from fti.pipelines.triggers import on_monitor, on_new_labels
 
 FAST = Timing(heartbeat_every=dt.timedelta(milliseconds=50), lock_ttl=dt.timedelta(seconds=2))
@@ -52,6 +52,46 @@ def test_a_simulated_day_runs_each_hour_once_and_again_runs_nothing(
     # The range is done: simulating it again resumes after its last schedule.
     assert scheduler.simulate(START, START + dt.timedelta(days=1)) == []
     assert len(seen) == 24
+
+
+def test_the_state_is_written_once_per_tick_and_ended_runs_are_not_run_again(
+    shared_project: fti.Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[dt.datetime] = []
+
+    @fti.pipeline(kind="feature", schedule="0 * * * *", misfire="catch_up")
+    def hourly(project: fti.Project, scheduled_time: dt.datetime) -> None:
+        seen.append(scheduled_time)
+
+    store = shared_project.metadata_store
+    writes: list[list[int]] = []
+    for method in ("create", "update"):
+        real = getattr(store, method)
+
+        def counted(kind: str, *args: Any, _real: Any = real) -> Any:
+            written = _real(kind, *args)  # an update of a state not yet stored raises
+            if kind == STATE_KIND:
+                writes.append(list(args[-1]["pending"]))
+            return written
+
+        monkeypatch.setattr(store, method, counted)
+
+    first = Scheduler(shared_project, [hourly], timing=FAST)
+    assert first.tick(START - dt.timedelta(minutes=30)) == []
+    assert len(first.tick(START + 3 * HOUR)) == 4  # four due schedules, caught up in one tick
+    assert writes == [[], [1, 2, 3, 4]]  # before they ran; their end goes with the next write
+    assert first.tick(START + 3 * HOUR + dt.timedelta(minutes=30)) == []
+    assert len(writes) == 2  # nothing due: nothing written
+
+    # A scheduler started afresh finds them ended in the stored queue: none runs again.
+    again = Scheduler(shared_project, [hourly], timing=FAST)
+    [run] = again.tick(START + 4 * HOUR)
+    assert (run.number, run.scheduled_time) == (5, START + 4 * HOUR)
+    assert again.next_time(START + 4 * HOUR, "live") == START + 5 * HOUR
+    assert len(again.tick(START + 5 * HOUR)) == 1
+    # It read them ended as it went, and wrote the queue without them the next time.
+    assert writes[2:] == [[1, 2, 3, 4, 5], [6]]
+    assert seen == [START + i * HOUR for i in range(6)]
 
 
 @pytest.mark.parametrize(
@@ -160,7 +200,7 @@ import fti
 from fti.pipelines import load_pipelines
 from fti.pipelines.recorder import Timing
 from fti.pipelines.recorder import Timing
-from fti.pipelines.scheduler import Scheduler
+from fti.pipelines.scheduler import STATE_KIND, Scheduler
 
 home, metadata_url, module, hours = sys.argv[1:5]
 start = dt.datetime(2013, 11, 1, tzinfo=dt.UTC)

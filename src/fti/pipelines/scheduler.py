@@ -8,9 +8,12 @@ time. A failed or timed-out run is queued again ``retries`` times, after ``retry
 doubling each time.
 
 Its state (cursor, queued runs, last trigger events) is an entity per pipeline and timeline in
-the metadata store, written before each run starts and after it ends, so a scheduler killed at
-any point resumes where it was: the runs its death interrupted are marked failed (their
-process is gone, or their heartbeat stopped) and run again, and no schedule runs twice.
+the metadata store, written before queued runs start and after a run that is followed up (a
+retry, a resume), so a scheduler killed at any point resumes where it was: the runs its death
+interrupted are marked failed (their process is gone, or their heartbeat stopped) and run
+again, and no schedule runs twice. A run that ended with nothing to follow leaves the queue
+with the next write (one write per scheduled run, not two): until then its number heads the
+stored queue, and whoever reads it there finds it ended and drops it.
 
 Time is the wall clock, or simulated: :meth:`Scheduler.simulate` steps through the schedules
 of a past range as fast as the runs go (backfills, the demo), on a timeline of its own.
@@ -55,7 +58,7 @@ class _State:
     cursor: dt.datetime | None = None
     """The latest schedule queued."""
     pending: list[int] = field(default_factory=list)
-    """Queued runs, in order; the first may be running or just ended."""
+    """Queued runs, in order; the first may be running, the first few may have ended."""
     fired: dict[str, str] = field(default_factory=dict)
     """The last event of each trigger."""
     triggered_at: dt.datetime | None = None
@@ -99,6 +102,11 @@ class Scheduler:
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._runs = Runs(project.name, project.metadata_store)
         self._metadata = project.metadata_store
+        self._ended: dict[tuple[str, str], set[int]] = {}
+        """Per pipeline and timeline, runs that ended with nothing to follow and may still
+        head the stored queue (their removal goes with the state's next write)."""
+        self._seen: dict[tuple[str, str], _State] = {}
+        """Per pipeline and timeline, its state as this scheduler's last tick left it."""
 
     def __repr__(self) -> str:
         names = [p.name for p in self.pipelines]
@@ -156,12 +164,14 @@ class Scheduler:
         return finished
 
     def next_time(self, now: dt.datetime, timeline: str) -> dt.datetime | None:
-        """The next schedule or retry after ``now``, over every pipeline."""
+        """The next schedule or retry after ``now``, over every pipeline (as of this
+        scheduler's last tick: a retry another scheduler queued since waits for a later one)."""
         times = [
             croniter(p.schedule, now).get_next(dt.datetime) for p in self.pipelines if p.schedule
         ]
         for pipeline in self.pipelines:
-            for number in self._state(pipeline, timeline).pending:
+            state = self._seen.get((pipeline.name, timeline)) or self._state(pipeline, timeline)
+            for number in state.pending:
                 run = self._runs.get(f"{pipeline.name}:{number}")
                 if (
                     run.status == records.QUEUED
@@ -189,7 +199,8 @@ class Scheduler:
         """
         finished: list[Run] = []
         for pipeline in self.pipelines:
-            if not self._has_work(pipeline, self._state(pipeline, timeline), now):
+            unlocked = self._unended(pipeline, timeline, self._state(pipeline, timeline))
+            if not self._has_work(pipeline, unlocked, now):
                 continue
             lock = PipelineLock(self.project, pipeline.name, self.timing)
             if not lock.acquire():
@@ -197,11 +208,14 @@ class Scheduler:
                 continue
             try:
                 # Read again under the lock: another scheduler may have moved it meanwhile.
-                state = self._state(pipeline, timeline)
-                self._queue_schedules(pipeline, state, now, origin or now, catch_up)
-                self._queue_triggers(pipeline, state, now)
-                self._save(pipeline, timeline, state)
-                finished += self._run_pending(pipeline, state, timeline, now, lock)
+                stored = self._state(pipeline, timeline)
+                state = self._unended(pipeline, timeline, stored)
+                queued: dict[int, Run] = {}
+                self._queue_schedules(pipeline, state, now, origin or now, catch_up, queued)
+                self._queue_triggers(pipeline, state, now, queued)
+                if state.to_dict() != stored.to_dict():
+                    self._save(pipeline, timeline, state)
+                finished += self._run_pending(pipeline, state, timeline, now, lock, queued)
             finally:
                 lock.release()
         return finished
@@ -227,6 +241,7 @@ class Scheduler:
         now: dt.datetime,
         origin: dt.datetime,
         catch_up: bool,
+        queued: dict[int, Run],
     ) -> None:
         if pipeline.schedule is None:
             return
@@ -259,9 +274,12 @@ class Scheduler:
                 scheduled_time=slot,
             )
             state.pending.append(run.number)
+            queued[run.number] = run
         state.cursor = due[-1]
 
-    def _queue_triggers(self, pipeline: Pipeline, state: _State, now: dt.datetime) -> None:
+    def _queue_triggers(
+        self, pipeline: Pipeline, state: _State, now: dt.datetime, queued: dict[int, Run]
+    ) -> None:
         cooldown, last = pipeline.cooldown, state.triggered_at
         if cooldown is not None and last is not None and now < last + cooldown:
             return
@@ -278,17 +296,26 @@ class Scheduler:
                 scheduled_time=now,
             )
             state.pending.append(run.number)
+            queued[run.number] = run
             state.fired[trigger.key] = firing.event
             state.triggered_at = now
             if cooldown is not None:
                 return  # one triggered run starts the cooldown
 
     def _run_pending(
-        self, pipeline: Pipeline, state: _State, timeline: str, now: dt.datetime, lock: PipelineLock
+        self,
+        pipeline: Pipeline,
+        state: _State,
+        timeline: str,
+        now: dt.datetime,
+        lock: PipelineLock,
+        queued: dict[int, Run],
     ) -> list[Run]:
+        """Run the queued runs of ``state`` (``queued``: those this tick created, as created)."""
         finished = []
         while state.pending:
-            run = self._runs.get(f"{pipeline.name}:{state.pending[0]}")
+            number = state.pending[0]
+            run = queued.pop(number, None) or self._runs.get(f"{pipeline.name}:{number}")
             if run.status == records.RUNNING:
                 # This scheduler holds the lock, so the run's process stopped renewing it.
                 run = self._lost(run, "its process stopped renewing the pipeline's lock")
@@ -299,8 +326,13 @@ class Scheduler:
                 finished.append(run)
             follow_up = self._follow_up(pipeline, run, now)
             state.pending.pop(0)
-            if follow_up is not None:
-                state.pending.insert(0, follow_up.number)
+            if follow_up is None:
+                # Whoever reads the stored queue before its next write finds the run ended and
+                # drops it the same way, so the write can wait (and carry the next schedule).
+                self._ended.setdefault((pipeline.name, timeline), set()).add(number)
+                continue
+            state.pending.insert(0, follow_up.number)
+            queued[follow_up.number] = follow_up
             self._save(pipeline, timeline, state)
         return finished
 
@@ -377,6 +409,18 @@ class Scheduler:
 
     # State --------------------------------------------------------------------------------
 
+    def _unended(self, pipeline: Pipeline, timeline: str, stored: _State) -> _State:
+        """A copy of ``stored`` without the runs this scheduler saw end; next_time() reads it
+        (as the tick changes it) instead of the store."""
+        ended = self._ended.get((pipeline.name, timeline), set())
+        state = replace(
+            stored,
+            pending=[n for n in stored.pending if n not in ended],
+            fired=dict(stored.fired),
+        )
+        self._seen[pipeline.name, timeline] = state
+        return state
+
     def _state(self, pipeline: Pipeline, timeline: str) -> _State:
         try:
             entity = self._metadata.get(
@@ -387,11 +431,14 @@ class Scheduler:
         return _State.from_dict(entity.body)
 
     def _save(self, pipeline: Pipeline, timeline: str, state: _State) -> None:
+        """Write ``state`` (under the pipeline's lock); the ended runs it no longer lists are
+        out of the stored queue from now on."""
         name = _state_name(pipeline, timeline)
         try:
             self._metadata.update(STATE_KIND, self.project.name, name, 1, state.to_dict())
         except NotFoundError:
             self._metadata.create(STATE_KIND, self.project.name, name, 1, state.to_dict())
+        self._ended.pop((pipeline.name, timeline), None)
 
 
 LOST = "Lost"
