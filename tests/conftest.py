@@ -6,6 +6,7 @@ absent it skips with the reason, except under CI (``CI=true``) where it fails.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -62,25 +63,32 @@ def postgres_server_url() -> str:
     return POSTGRES_URL
 
 
-@pytest.fixture
-def postgres_url(postgres_server_url: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database, dropped afterwards."""
+@contextlib.contextmanager
+def new_postgres_database(server_url: str) -> Iterator[str]:
+    """The URL of a fresh, empty database on the PostgreSQL server, dropped afterwards."""
     import sqlalchemy as sa
 
     name = f"fti_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(
-        postgres_server_url.replace("postgresql://", "postgresql+psycopg://"),
+        server_url.replace("postgresql://", "postgresql+psycopg://"),
         isolation_level="AUTOCOMMIT",
     )
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    base = postgres_server_url.rsplit("/", 1)[0]
+    base = server_url.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
     finally:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    with new_postgres_database(postgres_server_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -179,14 +187,25 @@ def fs(project: fti.Project) -> fti.FeatureStore:
 
 
 @pytest.fixture(scope="session")
-def fti_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def fti_server(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server_url: str, redis_url: str
+) -> Iterator[LiveServer]:
     """One fti server of the session (uvicorn, authentication off: every caller is an admin)
-    over embedded stores in a folder of its own; tests use projects of their own."""
+    with its metadata in PostgreSQL and online rows in Redis, as a team's server runs, and
+    its files in a folder of its own (tests reach into them to damage or vacuum files; the
+    stores on S3 have contract suites of their own); tests use projects of their own."""
     from support.remote_stores import server_settings
 
-    server = LiveServer(server_settings(tmp_path_factory.mktemp("fti_server")))
-    yield server
-    server.stop()
+    with new_postgres_database(postgres_server_url) as metadata_url:
+        server = LiveServer(
+            server_settings(
+                tmp_path_factory.mktemp("fti_server"),
+                metadata_url=metadata_url,
+                online_url=redis_url,
+            )
+        )
+        yield server
+        server.stop()
 
 
 @pytest.fixture(scope="session")
