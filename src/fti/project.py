@@ -64,6 +64,15 @@ class Project:
         name = name or self.settings.engine
         if name not in ENGINES:
             raise ConfigError(f"engine {name!r} is not one of {', '.join(ENGINES)}")
+        if name == "ray" and self.settings.url:
+            # Ray's workers read the offline store's files themselves; a server's store is not
+            # theirs to open, and a default local path would be the wrong table.
+            raise ConfigError(
+                "the ray engine reads the offline store from its workers, which a project "
+                f"opened through fti server ({self.settings.url}) does not give them: use "
+                "the local engine here, or open the project with the store URLs "
+                "(FTI_OFFLINE_URL, FTI_METADATA_URL...) on the cluster"
+            )
         if name not in self._engines:
             if name == "ray":
                 from fti.engines.ray import RayEngine

@@ -45,3 +45,11 @@ def test_the_ray_engine_without_ray_names_the_extra(
             project.engine()
         with pytest.raises(fti.MissingDependencyError, match=r"fti\[ray\]"):
             project.feature_store.engine("ray")
+
+
+def test_the_ray_engine_is_refused_through_a_server() -> None:
+    # Nothing listens on port 9: the refusal comes before any request.
+    with fti.connect("http://127.0.0.1:9", "p", engine="ray") as project:
+        with pytest.raises(fti.ConfigError, match="ray engine reads the offline store"):
+            project.engine()
+        assert isinstance(project.engine("local"), LocalEngine)
