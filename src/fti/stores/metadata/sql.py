@@ -72,6 +72,8 @@ locks = sa.Table(
 )
 
 _RETRIES = 20
+PING_IDLE = 1.0
+"""Seconds a pooled PostgreSQL connection may sit idle before it is pinged when taken (ADR 0015)."""
 
 
 class SqlMetadataStore:
@@ -381,10 +383,33 @@ def engine_for(url: str) -> Engine:
     if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         import_optional("psycopg", "postgres")
         driver_url = "postgresql+psycopg://" + url.split("://", 1)[1]
-        return sa.create_engine(driver_url, pool_pre_ping=True)
+        engine = sa.create_engine(driver_url)
+        _ping_when_idle(engine)
+        return engine
     raise ConfigError(
         f"unsupported metadata store URL {_safe(url)}: use sqlite:///path or postgresql://..."
     )
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection when it is taken after more than PING_IDLE seconds idle, and
+    replace it when it is dead (a restarted server, an idle timeout); one used a moment ago
+    goes unpinged: a ping is a round trip, and a run takes eight connections (ADR 0015)."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= PING_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool discards the connection and takes a new one.
+            raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
 def _begin_immediate(engine: Engine) -> None:
