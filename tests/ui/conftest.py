@@ -3,6 +3,7 @@ and by the platform app (sign-in, roles) on free loopback ports, and one Chromiu
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -102,11 +103,16 @@ def team_ui(flights_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
         yield Served(url, home)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Debian Chromium for the session."""
+    """One headless Debian Chromium for a test module. Not for the session: Playwright's sync
+    API keeps an event loop running in this thread while it is open, and libraries that run
+    loops of their own (Dagster's materialize) then leave theirs unfinished in later tests."""
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: `make browser` installs it")
+        message = f"no Chromium at {CHROMIUM}: `make browser` installs it"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
