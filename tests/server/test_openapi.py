@@ -16,6 +16,12 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
+
+# Imported now, at collection, though the run would import it itself: CPython 3.11's AST state
+# is shared by threads, and the assertion rewriting of this module during the test, while other
+# threads of the session (servers, Ray) run, once failed with "AST constructor recursion depth
+# mismatch".
+import schemathesis.specs.openapi._hypothesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from schemathesis.engine import events, from_schema
