@@ -6,6 +6,7 @@ import queue
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
@@ -508,6 +509,15 @@ def test_the_holder_renews_and_an_expired_lock_is_taken(store: MetadataStore) ->
     store.lock("p", "short", "a", timedelta(milliseconds=50))
     time.sleep(0.1)
     assert store.lock("p", "short", "b", MINUTE).owner == "b"
+
+
+def test_owners_racing_for_a_free_lock_get_one_holder(store: MetadataStore) -> None:
+    owners = [f"o{i}" for i in range(6)]
+    with ThreadPoolExecutor(len(owners)) as pool:
+        held = list(pool.map(lambda owner: store.lock("p", "race", owner, MINUTE).owner, owners))
+
+    assert len(set(held)) == 1 and held[0] in owners  # all see the one winner
+    assert store.lock("p", "race", "late", MINUTE).owner == held[0]
 
 
 def test_a_dead_holder_is_taken_from_only_when_named(store: MetadataStore) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from fti.dependencies import import_optional
@@ -292,28 +293,28 @@ class SqlMetadataStore:
             takeable = [locks.c.owner == owner, locks.c.expires_at <= now]
             if take_from is not None:
                 takeable.append(locks.c.owner == take_from)
+            # One statement takes a free lock, renews ours or takes a takeable one (both
+            # dialects' INSERT ... ON CONFLICT waits for a concurrent insert of the same lock).
+            insert = (
+                postgresql.insert(locks)
+                if conn.dialect.name == "postgresql"
+                else sqlite.insert(locks)
+            )
             taken = conn.execute(
-                locks.update()
-                .where(*where, sa.or_(*takeable))
-                .values(owner=owner, expires_at=expires)
-            )
-            if taken.rowcount:
+                insert.values(project=project, name=name, owner=owner, expires_at=expires)
+                .on_conflict_do_update(
+                    index_elements=[locks.c.project, locks.c.name],
+                    set_={"owner": owner, "expires_at": expires},
+                    where=sa.or_(*takeable),
+                )
+                .returning(locks.c.owner)
+            ).first()
+            if taken is not None:
                 return Lock(name, owner, expires)
-            row = conn.execute(sa.select(locks).where(*where)).first()
-            if row is not None:
-                return Lock(name, row.owner, _aware(row.expires_at))
-            conn.execute(
-                locks.insert().values(project=project, name=name, owner=owner, expires_at=expires)
-            )
-            return Lock(name, owner, expires)
-
-        try:
-            return self._transaction(attempt)
-        except sa.exc.IntegrityError:
-            # Another process inserted the lock first (PostgreSQL; SQLite writers queue).
-            with self._connect() as conn:
-                row = conn.execute(sa.select(locks).where(*where)).one()
+            row = conn.execute(sa.select(locks).where(*where)).one()
             return Lock(name, row.owner, _aware(row.expires_at))
+
+        return self._transaction(attempt)
 
     def unlock(self, project: str, name: str, owner: str) -> bool:
         """Release lock ``name`` if ``owner`` holds it; whether it did."""
