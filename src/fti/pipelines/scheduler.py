@@ -8,12 +8,12 @@ time. A failed or timed-out run is queued again ``retries`` times, after ``retry
 doubling each time.
 
 Its state (cursor, queued runs, last trigger events) is an entity per pipeline and timeline in
-the metadata store, written before queued runs start and after a run that is followed up (a
-retry, a resume), so a scheduler killed at any point resumes where it was: the runs its death
-interrupted are marked failed (their process is gone, or their heartbeat stopped) and run
-again, and no schedule runs twice. A run that ended with nothing to follow leaves the queue
-with the next write (one write per scheduled run, not two): until then its number heads the
-stored queue, and whoever reads it there finds it ended and drops it.
+the metadata store, written before queued runs start and after a run that did not succeed, so
+a scheduler killed at any point resumes where it was: the runs its death interrupted are
+marked failed (their process is gone, or their heartbeat stopped) and run again, and no
+schedule runs twice. A run that succeeded leaves the queue with the next write
+(one write per scheduled run, not two): until then its number heads the stored queue, and
+whoever reads it there finds it succeeded and drops it.
 
 Time is the wall clock, or simulated: :meth:`Scheduler.simulate` steps through the schedules
 of a past range as fast as the runs go (backfills, the demo), on a timeline of its own.
@@ -58,7 +58,8 @@ class _State:
     cursor: dt.datetime | None = None
     """The latest schedule queued."""
     pending: list[int] = field(default_factory=list)
-    """Queued runs, in order; the first may be running, the first few may have ended."""
+    """Queued runs, in order; the first may be running or just ended, the first few may have
+    succeeded."""
     fired: dict[str, str] = field(default_factory=dict)
     """The last event of each trigger."""
     triggered_at: dt.datetime | None = None
@@ -102,9 +103,9 @@ class Scheduler:
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._runs = Runs(project.name, project.metadata_store)
         self._metadata = project.metadata_store
-        self._ended: dict[tuple[str, str], set[int]] = {}
-        """Per pipeline and timeline, runs that ended with nothing to follow and may still
-        head the stored queue (their removal goes with the state's next write)."""
+        self._succeeded: dict[tuple[str, str], set[int]] = {}
+        """Per pipeline and timeline, runs that succeeded and may still head the stored queue
+        (their removal goes with the state's next write)."""
         self._seen: dict[tuple[str, str], _State] = {}
         """Per pipeline and timeline, its state as this scheduler's last tick left it."""
 
@@ -199,7 +200,7 @@ class Scheduler:
         """
         finished: list[Run] = []
         for pipeline in self.pipelines:
-            unlocked = self._unended(pipeline, timeline, self._state(pipeline, timeline))
+            unlocked = self._without_succeeded(pipeline, timeline, self._state(pipeline, timeline))
             if not self._has_work(pipeline, unlocked, now):
                 continue
             lock = PipelineLock(self.project, pipeline.name, self.timing)
@@ -209,7 +210,7 @@ class Scheduler:
             try:
                 # Read again under the lock: another scheduler may have moved it meanwhile.
                 stored = self._state(pipeline, timeline)
-                state = self._unended(pipeline, timeline, stored)
+                state = self._without_succeeded(pipeline, timeline, stored)
                 queued: dict[int, Run] = {}
                 self._queue_schedules(pipeline, state, now, origin or now, catch_up, queued)
                 self._queue_triggers(pipeline, state, now, queued)
@@ -324,15 +325,16 @@ class Scheduler:
                     break
                 run = start_queued(self.project, pipeline, run, lock)
                 finished.append(run)
-            follow_up = self._follow_up(pipeline, run, now)
             state.pending.pop(0)
-            if follow_up is None:
-                # Whoever reads the stored queue before its next write finds the run ended and
-                # drops it the same way, so the write can wait (and carry the next schedule).
-                self._ended.setdefault((pipeline.name, timeline), set()).add(number)
+            if run.status == records.SUCCEEDED:
+                # Whoever reads the stored queue before its next write finds the run succeeded
+                # and drops it the same way, so the write can wait (and carry the next schedule).
+                self._succeeded.setdefault((pipeline.name, timeline), set()).add(number)
                 continue
-            state.pending.insert(0, follow_up.number)
-            queued[follow_up.number] = follow_up
+            follow_up = self._follow_up(pipeline, run, now)
+            if follow_up is not None:
+                state.pending.insert(0, follow_up.number)
+                queued[follow_up.number] = follow_up
             self._save(pipeline, timeline, state)
         return finished
 
@@ -409,13 +411,13 @@ class Scheduler:
 
     # State --------------------------------------------------------------------------------
 
-    def _unended(self, pipeline: Pipeline, timeline: str, stored: _State) -> _State:
-        """A copy of ``stored`` without the runs this scheduler saw end; next_time() reads it
-        (as the tick changes it) instead of the store."""
-        ended = self._ended.get((pipeline.name, timeline), set())
+    def _without_succeeded(self, pipeline: Pipeline, timeline: str, stored: _State) -> _State:
+        """A copy of ``stored`` without the runs this scheduler saw succeed; next_time() reads
+        it (as the tick changes it) instead of the store."""
+        succeeded = self._succeeded.get((pipeline.name, timeline), set())
         state = replace(
             stored,
-            pending=[n for n in stored.pending if n not in ended],
+            pending=[n for n in stored.pending if n not in succeeded],
             fired=dict(stored.fired),
         )
         self._seen[pipeline.name, timeline] = state
@@ -431,14 +433,14 @@ class Scheduler:
         return _State.from_dict(entity.body)
 
     def _save(self, pipeline: Pipeline, timeline: str, state: _State) -> None:
-        """Write ``state`` (under the pipeline's lock); the ended runs it no longer lists are
-        out of the stored queue from now on."""
+        """Write ``state`` (under the pipeline's lock); the succeeded runs it no longer lists
+        are out of the stored queue from now on."""
         name = _state_name(pipeline, timeline)
         try:
             self._metadata.update(STATE_KIND, self.project.name, name, 1, state.to_dict())
         except NotFoundError:
             self._metadata.create(STATE_KIND, self.project.name, name, 1, state.to_dict())
-        self._ended.pop((pipeline.name, timeline), None)
+        self._succeeded.pop((pipeline.name, timeline), None)
 
 
 LOST = "Lost"
