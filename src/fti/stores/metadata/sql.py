@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from fti.dependencies import import_optional
@@ -295,11 +294,7 @@ class SqlMetadataStore:
                 takeable.append(locks.c.owner == take_from)
             # One statement takes a free lock, renews ours or takes a takeable one (both
             # dialects' INSERT ... ON CONFLICT waits for a concurrent insert of the same lock).
-            insert = (
-                postgresql.insert(locks)
-                if conn.dialect.name == "postgresql"
-                else sqlite.insert(locks)
-            )
+            insert = _upsert_dialect(conn).insert(locks)
             taken = conn.execute(
                 insert.values(project=project, name=name, owner=owner, expires_at=expires)
                 .on_conflict_do_update(
@@ -381,6 +376,18 @@ class SqlMetadataStore:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
         raise AssertionError("unreachable")
+
+
+def _upsert_dialect(conn: Connection) -> Any:
+    """The SQLAlchemy dialect module whose ``insert`` has ``on_conflict_do_update``, imported
+    when first needed: the PostgreSQL dialect alone costs a command on a SQLite home ~60 ms."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite
 
 
 def engine_for(url: str) -> Engine:
