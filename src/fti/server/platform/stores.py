@@ -136,6 +136,50 @@ def offline_path(project: str, path: str) -> str:
     return path
 
 
+_TABLE_PART = re.compile(r"[a-z][a-z0-9_]{0,62}_v[0-9]{1,10}")
+TRAINING_DATA = "_training_data"
+"""The folder of a project's training-dataset files (snapshots), apart from its tables."""
+STAGED = ".staged-"
+"""How a snapshot's name starts while it is written, before it is moved into place."""
+
+
+def offline_table(project: str, table: str) -> str:
+    """``table`` when it names a feature group's table of ``project``:
+    ``<project>/<group>_v<version>``, never a path inside a table or a dataset folder."""
+    parts = offline_path(project, table).split("/")
+    if len(parts) != 2 or not _TABLE_PART.fullmatch(parts[1]):
+        raise InvalidNameError(
+            f"invalid offline table {table!r}: use '{project}/<group>_v<version>'"
+        )
+    return table
+
+
+def snapshot_path(project: str, path: str, *, staged: bool | None = None) -> str:
+    """``path`` when it names a training-dataset file of ``project``:
+    ``<project>/_training_data/<dataset>/<file>.parquet``, so that no snapshot call reaches a
+    table's files or log. ``staged`` True: a file being written (its name starts with
+    ``.staged-``); False: a file in place; None: either."""
+    parts = offline_path(project, path).split("/")
+    name = parts[-1]
+    if (
+        len(parts) != 4
+        or parts[1] != TRAINING_DATA
+        or not name.endswith(".parquet")
+        or (staged is not None and name.startswith(STAGED) != staged)
+    ):
+        state = {True: "a staged ", False: "a placed ", None: "a "}[staged]
+        raise InvalidNameError(
+            f"invalid snapshot path {path!r}: use {state}training-dataset file, "
+            f"'{project}/{TRAINING_DATA}/<dataset>/<file>.parquet'"
+            + (
+                ""
+                if staged is None
+                else f" whose name {'starts' if staged else 'does not start'} with {STAGED!r}"
+            )
+        )
+    return path
+
+
 async def spool(request: Request, limit: int) -> IO[bytes]:
     """The request's body in a temporary file (in memory while small), rewound; 413 once it
     passes ``limit`` bytes, before the rest is read."""

@@ -29,7 +29,7 @@ from fti.server.errors import error_responses
 from fti.server.platform.access import Access, requires
 from fti.server.platform.deps import PlatformDep, ProjectName
 from fti.server.platform.routes.schemas import Strict
-from fti.server.platform.stores import StoresDep, offline_path, spool
+from fti.server.platform.stores import StoresDep, offline_table, snapshot_path, spool
 
 router = APIRouter(prefix="/api/v1/projects/{project}/offline", tags=["offline"])
 
@@ -106,7 +106,7 @@ class MaintenanceOut(BaseModel):
 @router.get("/version", dependencies=Read)
 def version(project: ProjectName, table: Table, stores: StoresDep) -> VersionOut:
     """The latest version of a table, null when it does not exist."""
-    return VersionOut(version=stores.offline.version(offline_path(project, table)))
+    return VersionOut(version=stores.offline.version(offline_table(project, table)))
 
 
 @router.post(
@@ -127,7 +127,7 @@ async def upsert(
     ] = "{}",
 ) -> VersionOut:
     """Insert the rows of an Arrow stream, replacing those equal on ``keys``."""
-    table = offline_path(project, table)
+    table = offline_table(project, table)
     for key in keys:
         if not NAME_PATTERN.fullmatch(key):
             raise InvalidArgumentError(f"invalid key column {key!r}")
@@ -151,7 +151,7 @@ def files(
     time_column: Annotated[str | None, Query(pattern=NAME_PATTERN.pattern)] = None,
 ) -> list[FileOut]:
     """The data files of a table version, with the bounds of ``time_column`` when known."""
-    table = offline_path(project, table)
+    table = offline_table(project, table)
     found = stores.offline.files(table, version, time_column)
     return [FileOut(name=_name(table, f.path), low=f.low, high=f.high, size=f.size) for f in found]
 
@@ -170,7 +170,7 @@ def file(
     stores: StoresDep,
 ) -> FileResponse:
     """One data file of a table version (404 unless it is one of that version's files)."""
-    table = offline_path(project, table)
+    table = offline_table(project, table)
     found = [f for f in stores.offline.files(table, version) if _name(table, f.path) == name]
     if not found:
         raise NotFoundError(f"offline table {table} version {version} has no file {name!r}")
@@ -186,7 +186,7 @@ def file(
 @router.get("/schema", dependencies=Read, response_class=Response, responses=ARROW_ANSWER)
 def schema(project: ProjectName, table: Table, version: Version, stores: StoresDep) -> Response:
     """The schema of a table version, as an Arrow stream of no rows."""
-    dataset = stores.offline.dataset(offline_path(project, table), version)
+    dataset = stores.offline.dataset(offline_table(project, table), version)
     empty = pa.Table.from_batches([], dataset.schema)
     return Response(table_to_stream(empty), media_type=ARROW_STREAM)
 
@@ -199,7 +199,7 @@ def history(
     limit: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
 ) -> list[CommitOut]:
     """Every version of a table (or the ``limit`` latest), oldest first."""
-    commits = stores.offline.history(offline_path(project, table), limit)
+    commits = stores.offline.history(offline_table(project, table), limit)
     return [
         CommitOut(
             version=c.version,
@@ -221,7 +221,7 @@ def changes(
     end: Annotated[int | None, Query(ge=0, le=MAX_COMMIT_ID)] = None,
 ) -> Response:
     """The rows versions ``start``..``end`` inserted or updated, as an Arrow stream."""
-    found = stores.offline.changes(offline_path(project, table), start, end)
+    found = stores.offline.changes(offline_table(project, table), start, end)
     return Response(table_to_stream(found), media_type=ARROW_STREAM)
 
 
@@ -233,7 +233,7 @@ def changes(
 )
 def drop(project: ProjectName, table: Table, stores: StoresDep) -> Response:
     """Delete a table and its history."""
-    stores.offline.drop(offline_path(project, table))
+    stores.offline.drop(offline_table(project, table))
     return Response(status_code=204)
 
 
@@ -243,7 +243,7 @@ def maintain(
 ) -> MaintenanceOut:
     """Compact, checkpoint and vacuum a table, keeping ``keep_versions`` and the retention."""
     done = stores.offline.maintain(
-        offline_path(project, table),
+        offline_table(project, table),
         body.keep_versions,
         timedelta(seconds=body.retention_seconds),
         dry_run=body.dry_run,
@@ -280,7 +280,7 @@ async def write_snapshot(
     stores: StoresDep,
 ) -> Response:
     """Store the rows of an Arrow stream as a Parquet snapshot at ``path``."""
-    path = offline_path(project, path)
+    path = snapshot_path(project, path, staged=True)
     body = await spool(request, platform.settings.upload_size_limit)
 
     def write() -> None:
@@ -300,14 +300,14 @@ async def write_snapshot(
 )
 def read_snapshot(project: ProjectName, path: SnapshotPath, stores: StoresDep) -> Response:
     """A snapshot's rows, as an Arrow stream."""
-    data = stores.offline.read_file(offline_path(project, path))
+    data = stores.offline.read_file(snapshot_path(project, path))
     return Response(table_to_stream(data), media_type=ARROW_STREAM)
 
 
 @router.delete("/snapshot", status_code=204, response_class=Response, dependencies=Write)
 def delete_snapshot(project: ProjectName, path: SnapshotPath, stores: StoresDep) -> Response:
     """Remove a snapshot (no error when absent)."""
-    stores.offline.delete_file(offline_path(project, path))
+    stores.offline.delete_file(snapshot_path(project, path))
     return Response(status_code=204)
 
 
@@ -322,7 +322,9 @@ def move_snapshot(
     project: ProjectName, source: SnapshotPath, target: SnapshotPath, stores: StoresDep
 ) -> Response:
     """Give a snapshot a new path."""
-    stores.offline.move_file(offline_path(project, source), offline_path(project, target))
+    stores.offline.move_file(
+        snapshot_path(project, source, staged=True), snapshot_path(project, target, staged=False)
+    )
     return Response(status_code=204)
 
 
