@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from fti.errors import InvalidArgumentError, InvalidNameError
-from fti.names import MAX_COMMIT_ID, MAX_VERSION, check_commit_id, check_name, check_version
+from fti.names import (
+    MAX_COMMIT_ID,
+    MAX_VERSION,
+    check_commit_id,
+    check_name,
+    check_project_name,
+    check_version,
+)
 
 
 @pytest.mark.parametrize(
@@ -139,3 +146,16 @@ def test_check_commit_id_accepts(commit: int) -> None:
 def test_check_commit_id_refuses(commit: object) -> None:
     with pytest.raises(InvalidArgumentError, match=r"^invalid as_of .*: use an integer from 0"):
         check_commit_id(commit, "as_of")
+
+
+@pytest.mark.parametrize("name", ["a__b", "a_", "flights__x", "p___"])
+def test_a_project_name_cannot_start_another_projects_table_names(name: str) -> None:
+    # Store tables are "<project>__<group>__v<n>": project "a" would own "a__b"'s and "a_"'s.
+    assert check_name(name) == name
+    with pytest.raises(InvalidNameError, match="project name"):
+        check_project_name(name)
+
+
+@pytest.mark.parametrize("name", ["a", "a_b", "flights_2013"])
+def test_project_names_with_single_inner_underscores_are_valid(name: str) -> None:
+    assert check_project_name(name) == name

@@ -20,6 +20,19 @@ def check_name(name: object, kind: str = "name") -> str:
     return name
 
 
+def check_project_name(name: object) -> str:
+    """Return ``name`` when it is a valid name (:func:`check_name`) without ``__`` and not
+    ending in ``_``, else raise InvalidNameError: store tables are named
+    ``<project>__<group>__v<version>``, so such a project's tables would start like another's."""
+    checked = check_name(name, "project name")
+    if "__" in checked or checked.endswith("_"):
+        raise InvalidNameError(
+            f"invalid project name {checked!r}: a project name has no '__' and does not end "
+            "in '_' (they separate the project from the group in table names)"
+        )
+    return checked
+
+
 MAX_VERSION = 2**31 - 1
 """The highest version of a group, view, model or dataset: the metadata store keeps versions
 as 32-bit integers (PostgreSQL ``INTEGER``)."""

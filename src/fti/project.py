@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from fti.errors import ConfigError, NotFoundError
-from fti.names import check_name
+from fti.names import check_project_name
 from fti.settings import Settings
 from fti.stores.metadata import MetadataStore, open_metadata_store
 from fti.stores.metadata.remote import RemoteMetadataStore
@@ -32,7 +32,7 @@ class Project:
     """One namespace of feature groups, views and models inside an fti home."""
 
     def __init__(self, name: str, settings: Settings, *, create: bool = True) -> None:
-        self.name = check_name(name, "project name")
+        self.name = check_project_name(name)
         self.settings = settings
         self.metadata_store: MetadataStore = _open_metadata(settings, name, create)
         self._engines: dict[str, Engine] = {}

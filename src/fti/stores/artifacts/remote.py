@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from fti.errors import ArtifactIntegrityError, InvalidArgumentError
-from fti.names import check_name
+from fti.names import check_project_name
 from fti.stores.artifacts.base import (
     MANIFEST_NAME,
     FileEntry,
@@ -164,7 +164,7 @@ class RemoteArtifactStore:
 
     def _path(self, key: str, what: str) -> str:
         project = check_key(key).split("/", 1)[0]
-        return f"/api/v1/projects/{check_name(project, 'project name')}/artifacts/{what}"
+        return f"/api/v1/projects/{check_project_name(project)}/artifacts/{what}"
 
     def _upload(self, key: str, files: list[tuple[Path, str]]) -> Manifest:
         with tempfile.TemporaryFile() as spool:

@@ -32,7 +32,7 @@ from fti.errors import (
     NotFoundError,
     UnauthenticatedError,
 )
-from fti.names import check_name
+from fti.names import check_name, check_project_name
 from fti.stores.metadata.sql import SqlMetadataStore, _aware, entities
 
 _T = TypeVar("_T")
@@ -336,7 +336,7 @@ class AccountStore:
     ) -> ProjectEntry:
         """A new project with ``owner`` as its first owner. A project that already holds data
         (made embedded, before the server) can be created: its data stays."""
-        check_name(name, "project name")
+        check_project_name(name)
 
         def work(conn: Connection) -> ProjectEntry:
             _user_row(conn, owner)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from fti.names import check_name
+from fti.names import check_name, check_project_name
 from fti.stores.metadata.base import Entity, Lock, Record
 from fti.stores.server_client import ServerClient
 
@@ -126,7 +126,7 @@ class RemoteMetadataStore:
 
 
 def _project(project: str) -> str:
-    return f"/api/v1/projects/{check_name(project, 'project name')}"
+    return f"/api/v1/projects/{check_project_name(project)}"
 
 
 def _entities(project: str, kind: str) -> str:

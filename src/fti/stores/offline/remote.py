@@ -21,7 +21,7 @@ import pyarrow.dataset as pds
 
 from fti.arrow_ipc import ARROW_STREAM, read_stream, table_to_stream
 from fti.errors import InvalidNameError, NotFoundError
-from fti.names import check_name
+from fti.names import check_project_name
 from fti.stores.offline.base import DataFile, TableCommit, TableMaintenance
 from fti.stores.offline.cache import CachedFile, FileCache
 from fti.stores.server_client import ServerClient
@@ -202,7 +202,7 @@ class RemoteOfflineStore:
         project = path.split("/", 1)[0] if isinstance(path, str) else ""
         if "/" not in path:
             raise InvalidNameError(f"invalid offline path {path!r}: use '<project>/...'")
-        return f"/api/v1/projects/{check_name(project, 'project name')}/offline/{what}"
+        return f"/api/v1/projects/{check_project_name(project)}/offline/{what}"
 
     def _version_at(self, table: str, when: datetime) -> int:
         at = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
