@@ -161,3 +161,22 @@ def test_verifying_a_training_dataset_shows_its_outcome(client: httpx.Client) ->
     assert row and "identical" in row.group(0)
     missing = client.post(f"{page}/datasets/99/verify", data={"csrf": csrf_of(client, page)})
     assert missing.status_code == 404
+
+
+def test_server_pages_reach_the_server_itself_whatever_host_a_client_names(
+    team_ui: Served,
+) -> None:
+    from fti.stores.metadata.accounts import AccountStore
+    from fti.stores.metadata.sql import SqlMetadataStore
+
+    metadata = SqlMetadataStore(f"sqlite:///{team_ui.home / 'metadata.db'}")
+    _, key = AccountStore(metadata).create_key("ed", label="host header")
+    metadata.close()
+    # Were the API reached at the Host header's address, nothing would answer there (503).
+    page = httpx.get(
+        f"{team_ui.url}/projects/{PROJECT}",
+        headers={"Authorization": f"Bearer {key}", "Host": "127.0.0.2:9"},
+        timeout=30,
+    )
+    assert page.status_code == 200, page.text[:300]
+    assert VIEW in page.text

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request
 
 import fti
-from fti.errors import UnauthenticatedError
+from fti.errors import ConfigError, UnauthenticatedError
 from fti.server import errors
 from fti.server.platform.access import Principal, bearer_token
 from fti.server.platform.auth import OpenAuthenticator
@@ -80,13 +80,14 @@ class ServerProjects:
         return f"ServerProjects({self.accounts!r})"
 
     def open(self, request: Request, project: str) -> Project:
-        """``project`` through this server at the URL the browser used, with its session's key."""
+        """``project`` through this server, at the socket address the request came in on, with
+        its session's key."""
         from fti.project import connect
 
         key = bearer_token(request) or request.cookies.get(SESSION_COOKIE)
         if key is None:
             raise UnauthenticatedError("sign in first")
-        url = str(request.base_url).rstrip("/")
+        url = own_url(request)
         ident = (hashlib.sha256(key.encode()).digest(), url, project)
         with self._lock:
             opened = self._open.get(ident)
@@ -140,3 +141,16 @@ def create_ui_app(settings: Settings) -> FastAPI:
     errors.install(app)
     app.include_router(routes.router)
     return app
+
+
+def own_url(request: Request) -> str:
+    """This server's URL as the connection reached it: the listening socket's address, never
+    the Host header, which a client chooses (the pages would send the session's key to any
+    host:port it named)."""
+    server = request.scope.get("server")
+    if not server or server[1] is None:
+        raise ConfigError("fti server's pages need a TCP listener to reach its API")
+    host, port = str(server[0]), int(server[1])
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{request.url.scheme}://{host}:{port}"
