@@ -33,9 +33,10 @@ def import_ray() -> ModuleType:
     return ray
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster(s3_endpoint: str) -> Iterator[Any]:
-    """This process connected to a two-node local Ray cluster."""
+    """This process connected to a two-node local Ray cluster, for one test module (Ray's
+    threads in this process end with it, before other files of the same worker run)."""
     ray = import_ray()
     from ray.cluster_utils import Cluster
 

@@ -16,12 +16,6 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-
-# Imported now, at collection, though the run would import it itself: CPython 3.11's AST state
-# is shared by threads, and the assertion rewriting of this module during the test, while other
-# threads of the session (servers, Ray) run, once failed with "AST constructor recursion depth
-# mismatch".
-import schemathesis.specs.openapi._hypothesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from schemathesis.engine import events, from_schema
@@ -29,6 +23,9 @@ from served_model import BODY_LIMIT, MODEL, NOW, TEXT_MODEL
 
 import fti
 from fti.server import create_app
+from support.imports import import_everything
+
+import_everything("schemathesis")  # see support.imports
 
 EXAMPLES = 6
 SECONDS = 30

@@ -13,17 +13,14 @@ import io
 import tarfile
 
 import schemathesis
-
-# Imported now, at collection, though the run would import it itself: CPython 3.11's AST state
-# is shared by threads, and the assertion rewriting of this module during the test, while other
-# threads of the session (servers, Ray) run, once failed with "AST constructor recursion depth
-# mismatch".
-import schemathesis.specs.openapi._hypothesis
 from hypothesis import strategies as st
 from platform_team import Team
 from schemathesis.engine import events, from_schema
 
 from fti.arrow_ipc import ARROW_STREAM, ONLINE_ROWS, to_stream
+from support.imports import import_everything
+
+import_everything("schemathesis")  # see support.imports
 
 EXAMPLES = 6
 SECONDS = 30
