@@ -1,11 +1,11 @@
 # Everything a fresh machine needs: `make demo` and `make test` create the venv themselves.
-# Installs take their versions from requirements/dev.lock (exact pins, written by uv), so a
+# Installs take their versions from requirements/dev.txt (exact pins, written by uv), so a
 # fresh machine gets what CI tested; `make upgrade` moves the lock to the newest allowed
 # versions and runs the tests on them.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-LOCK := requirements/dev.lock
+LOCK := requirements/dev.txt
 STAMP_BASE := $(VENV)/.installed-base
 STAMP_DEV := $(VENV)/.installed-dev
 UV := $(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header \
