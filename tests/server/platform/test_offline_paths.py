@@ -93,3 +93,22 @@ def test_snapshots_are_written_staged_then_moved_into_place(team: Team) -> None:
     read = team.client.get(f"{FILES}/snapshot", params={"path": placed}, headers=editor)
     assert read.status_code == 200
     assert pa.ipc.open_stream(read.content).read_all().equals(ROWS)
+
+
+def test_an_upsert_on_keys_the_rows_lack_is_refused(team: Team) -> None:
+    table = kept_table(team)
+    editor = team.headers("editor")
+    before = team.client.get(f"{FILES}/version", params={"table": table}, headers=editor).json()
+
+    answer = team.client.post(
+        f"{FILES}/upsert",
+        params={"table": table, "keys": "nope"},
+        content=table_to_stream(ROWS),
+        headers={**editor, "content-type": ARROW_STREAM},
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert "nope" in answer.json()["error"]
+    assert team.client.get(f"{FILES}/version", params={"table": table}, headers=editor).json() == (
+        before
+    )

@@ -299,6 +299,8 @@ BAD_PATHS = [
     "..\\..\\x",
     "a\x00b",
     "MANIFEST.json",
+    "a" * 256,
+    "x/" + "é" * 128,
     None,
 ]
 BAD_PATH_IDS = [
@@ -314,6 +316,8 @@ BAD_PATH_IDS = [
     "backslash-climb",
     "nul",
     "manifest",
+    "name-over-255-bytes",
+    "utf8-name-over-255-bytes",
     "none",
 ]
 

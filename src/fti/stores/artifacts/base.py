@@ -147,6 +147,11 @@ def check_key(key: str) -> str:
     return key
 
 
+MAX_PART_BYTES = 255
+"""The longest file or folder name of a tree, in UTF-8 bytes (what file systems and object
+stores' keys take)."""
+
+
 def check_path(path: str) -> str:
     """Return a file path of a tree when it is relative and stays inside it."""
     if not isinstance(path, str) or "\\" in path or "\x00" in path:
@@ -156,6 +161,11 @@ def check_path(path: str) -> str:
         raise InvalidNameError(f"invalid artifact file path {path!r}: it must stay in its folder")
     if pure.as_posix() != path or path == MANIFEST_NAME:
         raise InvalidNameError(f"invalid artifact file path {path!r}")
+    if any(len(part.encode()) > MAX_PART_BYTES for part in pure.parts):
+        raise InvalidNameError(
+            f"invalid artifact file path {path!r}: a file or folder name of over "
+            f"{MAX_PART_BYTES} bytes (UTF-8) cannot be stored"
+        )
     return path
 
 

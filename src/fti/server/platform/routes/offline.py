@@ -137,6 +137,11 @@ async def upsert(
     def write() -> int:
         with body:
             data = read_stream(body, None, "rows to upsert")
+        missing = [k for k in keys if k not in data.schema.names]
+        if missing:
+            raise InvalidArgumentError(
+                f"key column(s) {', '.join(missing)} are not columns of the rows to upsert"
+            )
         return stores.offline.upsert(table, data, keys, props)
 
     return VersionOut(version=await anyio.to_thread.run_sync(write))
