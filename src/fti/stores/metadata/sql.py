@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -435,12 +436,27 @@ def _begin_immediate(engine: Engine) -> None:
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        _wal(dbapi_connection)
         dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _wal(dbapi_connection: Any, wait: float = 30.0) -> None:
+    """Put the database in WAL mode. Several processes opening a new database at once each
+    ask for it, and SQLite answers "database is locked" at once, without its busy timeout,
+    to all but one: ask again until ``wait`` seconds have passed."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 _MAX_LENGTHS = {
