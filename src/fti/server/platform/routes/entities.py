@@ -231,7 +231,9 @@ def list_records(
     return [RecordOut.of(r) for r in found]
 
 
-@router.put("/locks/{name:path}", dependencies=Write)
+# A lock name is a path of the URL (it may hold "/"); one with a line break matches no route,
+# so both routes also answer 404.
+@router.put("/locks/{name:path}", dependencies=Write, responses=error_responses(404))
 def lock(project: ProjectName, name: LockName, body: LockIn, platform: PlatformDep) -> LockOut:
     """Take or renew a lock; the answer names its holder after the attempt."""
     ttl = timedelta(seconds=body.ttl_seconds)
@@ -239,7 +241,7 @@ def lock(project: ProjectName, name: LockName, body: LockIn, platform: PlatformD
     return LockOut.of(held)
 
 
-@router.delete("/locks/{name:path}", dependencies=Write)
+@router.delete("/locks/{name:path}", dependencies=Write, responses=error_responses(404))
 def unlock(
     project: ProjectName,
     name: LockName,
