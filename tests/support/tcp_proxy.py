@@ -60,7 +60,11 @@ class TcpProxy:
             try:
                 client, _ = self._listener.accept()
             except OSError:
-                return
+                # A client that gave up while queued (ECONNABORTED, common on a loaded
+                # machine) must not end the proxy: only close() does.
+                if self._closed:
+                    return
+                continue
             with self._lock:
                 if self._cut:
                     _close(client)
