@@ -7,6 +7,7 @@ absent it skips with the reason, except under CI (``CI=true``) where it fails.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -120,6 +121,38 @@ def s3_endpoint() -> Iterator[str]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def authenticating_s3() -> Iterator[tuple[str, str, str, str]]:
+    """A moto server that checks credentials, for a test module: its URL, a bucket, a key id and
+    its secret (tests of refused and missing credentials)."""
+    import boto3
+
+    try:
+        server = MotoServer(authenticated_after=4)
+    except ServerUnavailableError as exc:
+        service_unavailable("s3", "moto_server", exc)
+    try:
+        # The 4 unauthenticated requests: a user, a key, a policy, a bucket.
+        admin = {"endpoint_url": server.url, "region_name": "us-east-1"}
+        iam = boto3.client("iam", **admin)
+        iam.create_user(UserName="fti")
+        key = iam.create_access_key(UserName="fti")["AccessKey"]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
+        iam.put_user_policy(UserName="fti", PolicyName="all", PolicyDocument=json.dumps(policy))
+        boto3.client(
+            "s3",
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+            **admin,
+        ).create_bucket(Bucket="secured")
+        yield server.url, "secured", key["AccessKeyId"], key["SecretAccessKey"]
+    finally:
         server.stop()
 
 

@@ -3,15 +3,13 @@ in the environment, and a store that can become unreachable."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 from artifact_helpers import Raw
 
@@ -23,7 +21,6 @@ from fti.stores.artifacts import (
     open_artifact_store,
 )
 from fti.stores.locations import open_location
-from support.moto_server import MotoServer, ServerUnavailableError
 from support.tcp_proxy import proxied
 
 FAKE_SECRET = "fti-FAKE-artifact-secret-7f3a9c"
@@ -134,35 +131,6 @@ def test_an_unreachable_store_is_a_store_error_and_leaves_no_tree(
 
 
 # Credentials ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def authenticating_s3() -> Iterator[tuple[str, str, str, str]]:
-    """A moto server that checks credentials: its URL, a bucket, a key id and its secret."""
-    try:
-        server = MotoServer(authenticated_after=4)
-    except ServerUnavailableError as exc:
-        pytest.skip(str(exc))
-    try:
-        # The 4 unauthenticated requests: a user, a key, a policy, a bucket.
-        admin = {"endpoint_url": server.url, "region_name": "us-east-1"}
-        iam = boto3.client("iam", **admin)
-        iam.create_user(UserName="fti")
-        key = iam.create_access_key(UserName="fti")["AccessKey"]
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-        }
-        iam.put_user_policy(UserName="fti", PolicyName="all", PolicyDocument=json.dumps(policy))
-        boto3.client(
-            "s3",
-            aws_access_key_id=key["AccessKeyId"],
-            aws_secret_access_key=key["SecretAccessKey"],
-            **admin,
-        ).create_bucket(Bucket="secured")
-        yield server.url, "secured", key["AccessKeyId"], key["SecretAccessKey"]
-    finally:
-        server.stop()
 
 
 @pytest.mark.parametrize("wrong", ["secret", "key-id"], ids=["wrong-secret", "unknown-key-id"])

@@ -10,10 +10,9 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -22,7 +21,6 @@ from deltalake import DeltaTable
 from fti.errors import ConfigError, NotFoundError, StoreError
 from fti.stores.locations import open_location
 from fti.stores.offline import DeltaOfflineStore, OfflineStore, open_offline_store
-from support.moto_server import MotoServer, ServerUnavailableError
 from support.tcp_proxy import proxied
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -92,36 +90,6 @@ def test_files_gone_from_the_store_are_not_found(store: OfflineStore, s3_url: st
 
 
 # Credentials ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def authenticating_s3() -> Iterator[tuple[str, str, str, str]]:
-    """A moto server that checks credentials: its URL, a bucket, a key id and its secret."""
-    try:
-        server = MotoServer(authenticated_after=4)
-    except ServerUnavailableError as exc:
-        pytest.skip(str(exc))
-    try:
-        # The 4 unauthenticated requests: a user, a key, a policy, a bucket.
-        admin = {"endpoint_url": server.url, "region_name": "us-east-1"}
-        iam = boto3.client("iam", **admin)
-        iam.create_user(UserName="fti")
-        key = iam.create_access_key(UserName="fti")["AccessKey"]
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-        }
-        iam.put_user_policy(UserName="fti", PolicyName="all", PolicyDocument=json.dumps(policy))
-        s3 = boto3.client(
-            "s3",
-            aws_access_key_id=key["AccessKeyId"],
-            aws_secret_access_key=key["SecretAccessKey"],
-            **admin,
-        )
-        s3.create_bucket(Bucket="secured")
-        yield server.url, "secured", key["AccessKeyId"], key["SecretAccessKey"]
-    finally:
-        server.stop()
 
 
 def operations(store: OfflineStore) -> dict[str, Callable[[], object]]:
