@@ -268,6 +268,23 @@ def coerce(data: Any, features: Sequence[Feature]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=arrow_schema(features))
 
 
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with each column cast to its type in ``schema`` by the rules of
+    :func:`coerce`; SchemaError for a column ``schema`` lacks or a cast that could lose
+    information. Columns of ``schema`` that ``table`` lacks stay absent."""
+    unknown = [n for n in table.column_names if schema.get_field_index(n) < 0]
+    if unknown:
+        raise SchemaError(
+            f"unknown column(s): {', '.join(map(repr, unknown))}. The table's columns are: "
+            f"{', '.join(schema.names)}"
+        )
+    arrays = [
+        cast_column(column, Feature(name, type_of(schema.field(name).type, name)))
+        for name, column in zip(table.column_names, table.columns, strict=True)
+    ]
+    return pa.Table.from_arrays(arrays, names=table.column_names)
+
+
 def cast_column(column: pa.ChunkedArray, feature: Feature) -> pa.ChunkedArray:
     """Cast one column to ``feature``'s type, refusing casts that can lose information."""
     source, target = column.type, feature.arrow_type

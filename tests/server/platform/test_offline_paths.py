@@ -112,3 +112,23 @@ def test_an_upsert_on_keys_the_rows_lack_is_refused(team: Team) -> None:
     assert team.client.get(f"{FILES}/version", params={"table": table}, headers=editor).json() == (
         before
     )
+
+
+def test_an_upsert_whose_types_conflict_with_the_table_is_refused(team: Team) -> None:
+    table = kept_table(team)
+    editor = team.headers("editor")
+    before = team.client.get(f"{FILES}/version", params={"table": table}, headers=editor).json()
+
+    answer = team.client.post(
+        f"{FILES}/upsert",
+        params={"table": table, "keys": "id"},
+        content=table_to_stream(pa.table({"id": [3], "x": ["a"]})),
+        headers={**editor, "content-type": ARROW_STREAM},
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "schema_error"
+    assert "'x' has type string" in answer.json()["error"]
+    assert team.client.get(f"{FILES}/version", params={"table": table}, headers=editor).json() == (
+        before
+    )

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from fti.errors import InvalidNameError, NotFoundError
+from fti.errors import InvalidNameError, NotFoundError, SchemaError
 from fti.stores.offline import OfflineStore
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -55,6 +55,31 @@ def test_upsert_creates_then_merges_on_the_keys(offline_store: OfflineStore) -> 
     latest = offline_store.dataset(TABLE).to_table()
     assert content(latest) == [(1, 0, 1.0), (2, 0, 20.0), (3, 1, 3.0)]
     assert content(offline_store.dataset(TABLE, 0).to_table()) == [(1, 0, 1.0), (2, 0, 2.0)]
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "message"),
+    [
+        ("x", pa.array(["a"]), "has type string"),
+        ("x", pa.array(["1.5"]), "has type string"),
+        ("name", pa.array([5]), "has type int64"),
+        ("extra", pa.array([1.0]), "unknown column"),
+    ],
+    ids=["text-into-float", "number-as-text", "int-into-text", "unknown"],
+)
+def test_rows_that_do_not_fit_the_tables_types_are_refused(
+    offline_store: OfflineStore, column: str, values: pa.Array, message: str
+) -> None:
+    upsert(offline_store, rows([1], [0], [1.0]))
+    data = rows([2], [0], [2.0])
+    index = data.schema.get_field_index(column)
+    data = (
+        data.set_column(index, column, values) if index >= 0 else data.append_column(column, values)
+    )
+
+    with pytest.raises(SchemaError, match=message):
+        upsert(offline_store, data)
+    assert offline_store.version(TABLE) == 0
 
 
 def test_time_travel_by_commit_time(offline_store: OfflineStore) -> None:

@@ -41,7 +41,14 @@ import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-from fti.errors import ConfigError, FtiError, InvalidNameError, NotFoundError, StoreError
+from fti.errors import (
+    ConfigError,
+    FtiError,
+    InvalidNameError,
+    NotFoundError,
+    SchemaError,
+    StoreError,
+)
 from fti.stores.locations import (
     Location,
     describe,
@@ -51,6 +58,7 @@ from fti.stores.locations import (
 )
 from fti.stores.offline.base import DataFile, TableCommit, TableMaintenance
 from fti.stores.offline.cache import CachedFile, FileCache
+from fti.types import conform
 
 _CONFIGURATION: dict[str, str | None] = {"delta.enableChangeDataFeed": "true"}
 # The Delta log keeps timestamp statistics in milliseconds, cut down: a file's true maximum
@@ -145,7 +153,7 @@ class DeltaOfflineStore:
                 read = existing.version()
                 (
                     existing.merge(
-                        data,
+                        _conform(table, data, existing),
                         _merge_predicate(keys),
                         source_alias="s",
                         target_alias="t",
@@ -637,6 +645,16 @@ class DeltaOfflineStore:
                 retention,
                 dry_run=dry_run,
             )
+
+
+def _conform(table: str, data: pa.Table, existing: DeltaTable) -> pa.Table:
+    """``data`` cast to the types of ``existing``'s columns (fti's safe casts): delta-rs would
+    cast '1.5' into a float column and 5 into a string one, and fail midway on 'a' with a bare
+    Exception."""
+    try:
+        return conform(data, pa.schema(existing.schema().to_arrow()))
+    except SchemaError as exc:
+        raise SchemaError(f"offline table {table}: {exc}") from exc
 
 
 def _first_line(exc: BaseException) -> str:
