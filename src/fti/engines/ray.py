@@ -209,18 +209,22 @@ class RayEngine:
         return ray
 
     def _get(self, refs: Sequence[Any]) -> list[pa.Table]:
-        """The tasks' results; an fti error of a task as itself, any other failure (after
-        Ray's retries) as an EngineError."""
-        ray = self._ray
-        try:
-            return list(ray.get(list(refs)))
-        except ray.exceptions.RayTaskError as exc:
-            cause = getattr(exc, "cause", None)
-            if isinstance(cause, FtiError):
-                raise cause from None
-            raise EngineError(f"a Ray task failed: {_first_line(exc)}") from exc
-        except ray.exceptions.RayError as exc:
-            raise EngineError(f"the Ray job failed: {_first_line(exc)}") from exc
+        """The tasks' results (see :func:`gather`)."""
+        return gather(self._ray, refs)
+
+
+def gather(ray: Any, refs: Sequence[Any]) -> list[Any]:
+    """The results of Ray tasks; an fti error of a task as itself, any other failure (after
+    Ray's retries) as an EngineError."""
+    try:
+        return list(ray.get(list(refs)))
+    except ray.exceptions.RayTaskError as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, FtiError):
+            raise cause from None
+        raise EngineError(f"a Ray task failed: {_first_line(exc)}") from exc
+    except ray.exceptions.RayError as exc:
+        raise EngineError(f"the Ray job failed: {_first_line(exc)}") from exc
 
 
 _STORES: dict[str, OfflineStore] = {}

@@ -54,6 +54,10 @@ __all__ = [
     "TOP_VALUES",
     "FeatureStatistics",
     "compute_statistics",
+    "histogram",
+    "histogram_counts",
+    "json_scalar",
+    "scalar_summaries",
 ]
 
 HISTOGRAM_BINS = 20
@@ -219,8 +223,8 @@ def compute_statistics(table: pa.Table, types: Mapping[str, str]) -> dict[str, F
             null_count=null_count,
             nan_count=int(found_here.get("nan_count", 0)),
             inf_count=int(found_here.get("inf_count", 0)),
-            min=_json_scalar(found_here.get("min")),
-            max=_json_scalar(found_here.get("max")),
+            min=json_scalar(found_here.get("min")),
+            max=json_scalar(found_here.get("max")),
             mean=found_here.get("mean"),
             stddev=found_here.get("stddev"),
             distinct_count=distinct,
@@ -405,53 +409,121 @@ def _histograms(
 ) -> dict[int, list[dict[str, Any]] | None]:
     """The histogram of every numeric column, binned in one query."""
     histograms: dict[int, list[dict[str, Any]] | None] = {}
-    binned: list[tuple[_Column, list[float], list[float]]] = []
+    binned: list[tuple[_Column, float, float]] = []
     for column in columns:
         if column.type not in _NUMBERS:
             continue
         stats = scalars[column.index]
-        if stats["finite_count"] == 0:
-            histograms[column.index] = None
+        finite = int(stats["finite_count"])
+        if finite == 0 or float(stats["min"]) == float(stats["max"]):
+            histograms[column.index] = histogram(stats["min"], stats["max"], finite, None)
             continue
-        low, high = float(stats["min"]), float(stats["max"])
-        if low == high:
-            # One value has no width to divide into bins.
-            histograms[column.index] = [
-                {"lower": low, "upper": high, "count": int(stats["finite_count"])}
-            ]
-            continue
-        edges = _bin_edges(low, high)
-        # DuckDB's histogram(x, boundaries) counts each x into the first boundary b with
-        # x <= b. Bins here are [lower, upper), so each upper edge is replaced by the double
-        # just below it: x <= nextafter(e, -inf) holds exactly when x < e.
-        boundaries = [math.nextafter(edge, -math.inf) for edge in edges[1:-1]] + [high]
-        binned.append((column, edges, boundaries))
-    if not binned:
-        return histograms
+        binned.append((column, float(stats["min"]), float(stats["max"])))
+    counted = _bin_counts(con, binned)
+    for column, low, high in binned:
+        finite = int(scalars[column.index]["finite_count"])
+        histograms[column.index] = histogram(low, high, finite, counted[column.index])
+    return histograms
 
+
+def histogram(
+    low: float | None, high: float | None, finite_count: int, counts: list[int] | None
+) -> list[dict[str, Any]] | None:
+    """A column's histogram (see :class:`FeatureStatistics`) from its finite values' range and
+    count, and, when ``low < high``, their counts in the bins :func:`histogram_counts` cuts."""
+    if finite_count == 0 or low is None or high is None:
+        return None
+    low, high = float(low), float(high)
+    if low == high:
+        # One value has no width to divide into bins.
+        return [{"lower": low, "upper": high, "count": finite_count}]
+    if counts is None:
+        raise ValueError("a histogram over a range needs its bin counts")
+    edges = _bin_edges(low, high)
+    return [
+        {"lower": edges[i], "upper": edges[i + 1], "count": counts[i]}
+        for i in range(HISTOGRAM_BINS)
+    ]
+
+
+def _bin_counts(
+    con: duckdb.DuckDBPyConnection, binned: list[tuple[_Column, float, float]]
+) -> dict[int, list[int]]:
+    """The counts of each column's finite values in the bins between its ``low < high``."""
+    if not binned:
+        return {}
+    ranged = [(column, _bin_edges(low, high)) for column, low, high in binned]
+    # DuckDB's histogram(x, boundaries) counts each x into the first boundary b with
+    # x <= b. Bins here are [lower, upper), so each upper edge is replaced by the double
+    # just below it: x <= nextafter(e, -inf) holds exactly when x < e.
+    boundaries = {
+        column.index: [math.nextafter(edge, -math.inf) for edge in edges[1:-1]] + [edges[-1]]
+        for column, edges in ranged
+    }
     aggregates = []
-    for column, _, _ in binned:
+    for column, _ in ranged:
         source = column.finite if column.type in _FLOATS else f"{column.value}::DOUBLE"
         aggregates.append(f"histogram({source}, $b{column.index})")
-    projection = ", ".join(item for column, _, _ in binned for item in column.projection())
+    projection = ", ".join(item for column, _ in ranged for item in column.projection())
     (row,) = con.execute(
         f"SELECT {', '.join(aggregates)} FROM (SELECT {projection} FROM {_RELATION})",
-        {f"b{column.index}": boundaries for column, _, boundaries in binned},
+        {f"b{index}": bounds for index, bounds in boundaries.items()},
     ).fetchall()
-    for (column, edges, boundaries), counts in zip(binned, row, strict=True):
+    results: dict[int, list[int]] = {}
+    for (column, _), counts in zip(ranged, row, strict=True):
         # Boundaries repeat when the range is a few ulps wide; DuckDB counts a repeated one
         # once, into the first bin that has it (the later ones are empty).
         first_bin: dict[float, int] = {}
-        for i, boundary in enumerate(boundaries):
+        for i, boundary in enumerate(boundaries[column.index]):
             first_bin.setdefault(boundary, i)
         bin_counts = [0] * HISTOGRAM_BINS
-        for boundary, count in counts.items():
+        # histogram() of no rows is NULL.
+        for boundary, count in (counts or {}).items():
             bin_counts[first_bin[boundary]] += int(count)
-        histograms[column.index] = [
-            {"lower": edges[i], "upper": edges[i + 1], "count": bin_counts[i]}
-            for i in range(HISTOGRAM_BINS)
-        ]
-    return histograms
+        results[column.index] = bin_counts
+    return results
+
+
+def scalar_summaries(table: pa.Table, types: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """The scalars :func:`compute_statistics` aggregates for each non-string column of
+    ``types``, raw (dates and timestamps as such, no distinct count), by column name: a
+    partition's part of the statistics, for merging. Keys: ``null_count``; for numbers
+    ``nan_count``, ``inf_count`` (floats), ``finite_count``, ``min``, ``max``, ``mean``,
+    ``stddev``; for bool ``mean``, ``stddev``; for dates and timestamps ``min``, ``max``.
+    Raises SchemaError as :func:`compute_statistics` does."""
+    columns = [c for c in _check_columns(table, types) if c.type != "string"]
+    found: dict[str, dict[str, Any]] = {}
+    with duckdb_database.cursor() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        for start in range(0, len(columns), COLUMNS_PER_QUERY):
+            chunk = columns[start : start + COLUMNS_PER_QUERY]
+            _register(con, table.select([column.name for column in chunk]))
+            scalars = _scalar_statistics(con, chunk, estimate_distinct=False)
+            con.unregister(_RELATION)
+            found |= {column.name: scalars[column.index] for column in chunk}
+    return found
+
+
+def histogram_counts(
+    table: pa.Table, types: Mapping[str, str], ranges: Mapping[str, tuple[float, float]]
+) -> dict[str, list[int]]:
+    """For each numeric column named in ``ranges``, the counts of its finite values in the
+    :data:`HISTOGRAM_BINS` bins :func:`compute_statistics` cuts between ``low < high``: a
+    partition's counts in the bins of the whole table's range. ``types`` as in
+    :func:`compute_statistics`; a column of ``ranges`` must be a number there."""
+    columns = [c for c in _check_columns(table, types) if c.name in ranges]
+    if any(column.type not in _NUMBERS for column in columns):
+        raise SchemaError("histogram counts are for integer and float columns only")
+    found: dict[str, list[int]] = {}
+    with duckdb_database.cursor() as con:
+        for start in range(0, len(columns), COLUMNS_PER_QUERY):
+            chunk = columns[start : start + COLUMNS_PER_QUERY]
+            _register(con, table.select([column.name for column in chunk]))
+            bounds = [(c, float(ranges[c.name][0]), float(ranges[c.name][1])) for c in chunk]
+            counted = _bin_counts(con, bounds)
+            con.unregister(_RELATION)
+            found |= {column.name: counted[column.index] for column in chunk}
+    return found
 
 
 def _string_statistics(
@@ -497,8 +569,9 @@ def _string_statistics(
     return results
 
 
-def _json_scalar(value: Any) -> Scalar:
-    """Dates and timestamps as ISO 8601 strings; everything else unchanged."""
+def json_scalar(value: Any) -> Scalar:
+    """A min or max as :class:`FeatureStatistics` holds it: dates and timestamps as ISO 8601
+    strings; everything else unchanged."""
     if isinstance(value, dt.date):  # datetime is a date too
         return value.isoformat()
     if value is None or isinstance(value, int | float | str):

@@ -1,0 +1,163 @@
+"""Statistics of partitions on a real two-node Ray cluster, merged on the driver, equal the
+local statistics of the whole table (mean and stddev within a tight tolerance), on adversarial
+random data: nulls, NaN and infinities, all-null and constant columns, empty and one-row
+partitions, strings whose counts tie at the top-values cut, dates, timestamps, bools, lists."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from fti.engines.ray_statistics import statistics_on_ray
+from fti.errors import InvalidArgumentError, SchemaError
+from fti.feature_store import statistics
+from fti.feature_store.statistics import FeatureStatistics, compute_statistics
+
+# Ray Data's own context warns about its own deprecated option when it is first made.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
+
+TYPES = {
+    "i64": "int64",
+    "i32": "int32",
+    "f64": "float64",
+    "f32": "float32",
+    "f_null": "float64",
+    "f_const": "float64",
+    "flag": "bool",
+    "word": "string",
+    "word_dict": "string",
+    "s_null": "string",
+    "day": "date",
+    "ts": "timestamp",
+    "ts_naive": "timestamp",
+    "emb": "list<float32>",
+}
+# Relative to the column's largest magnitude: the merged mean and stddev are rounded
+# differently from the local one-pass ones, by a few ulps.
+TOLERANCE = 1e-12
+
+
+def _masked(rng: np.random.Generator, values: Any, arrow_type: pa.DataType) -> pa.Array:
+    return pa.array(values, arrow_type, mask=rng.random(len(values)) < 0.2)
+
+
+def random_table(seed: int, rows: int) -> pa.Table:
+    """Every kind of column, with the values that break naive merges."""
+    rng = np.random.default_rng(seed)
+    floats = rng.normal(1e6, 3.0, rows)
+    special = rng.random(rows)
+    floats[special < 0.05] = np.nan
+    floats[(special >= 0.05) & (special < 0.08)] = np.inf
+    floats[(special >= 0.08) & (special < 0.1)] = -np.inf
+    floats[(special >= 0.1) & (special < 0.12)] = -0.0
+    # 15 equally common words (in "word_dict"): the top 10 is cut inside a tie.
+    vocabulary = np.array([*(f"w{i:02d}" for i in range(12)), "é", "Z", "ü"])
+    words = rng.permutation(np.resize(vocabulary, rows))
+    stamps = np.datetime64("2024-01-01") + rng.integers(0, 10**6, rows).astype("timedelta64[s]")
+    embeddings = [None if rng.random() < 0.2 else list(rng.random(3)) for _ in range(rows)]
+    return pa.table(
+        {
+            "i64": _masked(rng, rng.integers(-(2**40), 2**40, rows), pa.int64()),
+            "i32": _masked(rng, rng.integers(-3, 4, rows), pa.int32()),
+            "f64": _masked(rng, floats, pa.float64()),
+            "f32": _masked(rng, rng.normal(0, 1e-3, rows), pa.float32()),
+            "f_null": pa.nulls(rows, pa.float64()),
+            "f_const": pa.array(np.full(rows, 0.1)),
+            "flag": _masked(rng, rng.random(rows) < 0.3, pa.bool_()),
+            "word": _masked(rng, words, pa.string()),
+            "word_dict": pa.array(words, pa.string()).dictionary_encode(),
+            "s_null": pa.nulls(rows, pa.string()),
+            "day": _masked(rng, stamps.astype("datetime64[D]"), pa.date32()),
+            "ts": _masked(rng, stamps, pa.timestamp("us", tz="UTC")),
+            "ts_naive": _masked(rng, stamps, pa.timestamp("ns")),
+            "emb": pa.array(embeddings, pa.list_(pa.float32())),
+        }
+    )
+
+
+def partitions(table: pa.Table, rng: np.random.Generator) -> list[pa.Table]:
+    """Cut at random places, with an empty partition and one-row partitions among them."""
+    cuts = sorted({0, 1, 2, *rng.integers(0, table.num_rows, 4), table.num_rows})
+    parts = [table.slice(lo, hi - lo) for lo, hi in itertools.pairwise(cuts)]
+    return [table.slice(0, 0), *parts[:2], table.slice(5, 0), *parts[2:]]
+
+
+def assert_equal_statistics(
+    ray: dict[str, FeatureStatistics], local: dict[str, FeatureStatistics], table: pa.Table
+) -> None:
+    assert ray.keys() == local.keys()
+    for name, expected in local.items():
+        got, want = ray[name].to_dict(), expected.to_dict()
+        for key in ("mean", "stddev"):
+            a, b = got.pop(key), want.pop(key)
+            assert (a is None) == (b is None), (name, key, a, b)
+            if a is not None:
+                values = table.column(name).cast(pa.float64())
+                finite = pc.abs(pc.filter(values, pc.is_finite(values)))
+                scale = max(1.0, float(pc.max(finite).as_py() or 0))
+                assert math.isclose(a, b, rel_tol=TOLERANCE, abs_tol=TOLERANCE * scale), (
+                    name,
+                    key,
+                    a,
+                    b,
+                )
+        assert got == want, name
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_statistics_on_ray_equal_local(ray_cluster: Any, seed: int) -> None:
+    import ray
+
+    table = random_table(seed, 3_000)
+    refs = [ray.put(part) for part in partitions(table, np.random.default_rng(seed))]
+    merged = statistics_on_ray(refs, TYPES, buckets=3)
+    assert_equal_statistics(merged, compute_statistics(table, TYPES), table)
+    # Fifteen equally common words: the first ten by code point.
+    words = merged["word_dict"].top_values or []
+    assert [w["value"] for w in words] == ["Z", *(f"w{i:02d}" for i in range(9))]
+
+
+def test_statistics_on_ray_of_a_dataset_and_of_nothing(ray_cluster: Any) -> None:
+    import ray
+
+    table = random_table(3, 500)
+    dataset = ray.data.from_arrow([table.slice(0, 200), table.slice(200)])
+    merged = statistics_on_ray(dataset, TYPES)
+    assert_equal_statistics(merged, compute_statistics(table, TYPES), table)
+    empty = statistics_on_ray([ray.put(table.slice(0, 0))], TYPES)
+    assert_equal_statistics(empty, compute_statistics(table.slice(0, 0), TYPES), table)
+
+
+def test_distinct_counts_are_exact_where_local_ones_are_estimates(
+    ray_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ray
+
+    table = random_table(4, 2_000)
+    monkeypatch.setattr(statistics, "EXACT_DISTINCT_ROWS", 100)
+    local = compute_statistics(table, TYPES)
+    merged = statistics_on_ray([ray.put(table.slice(0, 1_000)), ray.put(table.slice(1_000))], TYPES)
+    for name in ("i64", "f64", "day", "ts"):
+        exact = pc.count_distinct(table.column(name), mode="only_valid").as_py()
+        assert local[name].distinct_approximate
+        assert (merged[name].distinct_count, merged[name].distinct_approximate) == (exact, False)
+
+
+def test_bad_input_is_a_clear_error(ray_cluster: Any) -> None:
+    import ray
+
+    refs = [ray.put(pa.table({"x": [1, 2]}))]
+    with pytest.raises(SchemaError, match="'y' is missing"):
+        statistics_on_ray(refs, {"y": "int64"})
+    with pytest.raises(SchemaError, match="does not fit"):
+        statistics_on_ray(refs, {"x": "string"})
+    with pytest.raises(SchemaError, match="unknown types"):
+        statistics_on_ray(refs, {"x": "int128"})
+    with pytest.raises(InvalidArgumentError, match="Ray Dataset or a list of object refs"):
+        statistics_on_ray(pa.table({"x": [1]}), {"x": "int64"})
