@@ -16,7 +16,7 @@
     ├── QueryError                query_error      422
     ├── TransformationError       transformation_error 422
     ├── PromotionError            promotion_refused 409
-    ├── ArtifactIntegrityError    artifact_integrity 500
+    ├── ArtifactIntegrityError    artifact_integrity 409
     ├── StoreError                store_error      503
     ├── EngineError               engine_error     503
     ├── UnauthenticatedError      unauthenticated  401
@@ -147,9 +147,14 @@ class PromotionError(FtiError):
 
 
 class ArtifactIntegrityError(FtiError):
-    """A stored artifact file is missing or does not match its manifest."""
+    """A stored artifact file is missing or does not match its manifest.
+
+    409 over HTTP: what is stored conflicts with what was saved, which asking again does not
+    mend (a 5xx would tell clients to retry); the version is saved again or deleted.
+    """
 
     code = "artifact_integrity"
+    http_status = 409
 
 
 class StoreError(FtiError):

@@ -64,7 +64,9 @@ class RemoteArtifactStore:
 
     def cleanup(self, older_than: timedelta, leftovers: Iterable[str] = ()) -> list[RemovedTree]:
         """Remove this machine's dead or old staging folders, and on the server the trees at
-        the keys ``leftovers`` (files of saves that did not finish)."""
+        the keys ``leftovers`` (files of saves that did not finish) and its staging folders of
+        uploads whose process died; those are named inside the server's artifact store (a
+        leftover by its key, a staging folder as ``staging/<folder>``)."""
         removed = self._staging.cleanup(older_than)
         by_project: dict[str, list[str]] = {}
         for key in leftovers:

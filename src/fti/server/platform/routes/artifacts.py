@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import IO, Annotated
 
 import anyio.to_thread
@@ -30,7 +30,7 @@ from fti.server.platform.access import Access, requires
 from fti.server.platform.deps import PlatformDep, ProjectName
 from fti.server.platform.routes.schemas import Strict
 from fti.server.platform.stores import StoresDep, artifact_key, spool
-from fti.stores.artifacts.base import check_path
+from fti.stores.artifacts.base import LEFTOVER, check_path
 from fti.stores.artifacts.files import pack_tar, tree, unpack_tar
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,10 @@ def exists(project: ProjectName, key: Key, stores: StoresDep) -> Exists:
     "/manifest",
     dependencies=Read,
     response_class=Response,
-    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
+    responses={
+        200: {"content": {"application/json": {"schema": {"type": "object"}}}},
+        **error_responses(409),
+    },
 )
 def manifest(
     project: ProjectName, key: Key, stores: StoresDep, manifest_sha256: Digest = None
@@ -78,7 +81,10 @@ def manifest(
     "/file",
     dependencies=Read,
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {"application/octet-stream": {"schema": {"type": "string"}}}},
+        **error_responses(409),
+    },
 )
 def file(
     project: ProjectName,
@@ -149,7 +155,7 @@ def delete_tree(project: ProjectName, key: Key, stores: StoresDep) -> Response:
     "/tree",
     dependencies=Read,
     response_class=StreamingResponse,
-    responses={200: {"content": {TAR: {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {TAR: {"schema": {"type": "string"}}}}, **error_responses(409)},
 )
 def get_tree(
     project: ProjectName, key: Key, stores: StoresDep, manifest_sha256: Digest = None
@@ -175,7 +181,8 @@ class Cleanup(Strict):
 
 
 class RemovedOut(BaseModel):
-    """A tree a cleanup removed."""
+    """A tree a cleanup removed, named inside the artifact store (the server's paths stay on
+    the server): a leftover's key, or ``staging/<folder>`` for a staging folder of uploads."""
 
     path: str
     bytes: int
@@ -188,7 +195,18 @@ def cleanup(project: ProjectName, body: Cleanup, stores: StoresDep) -> list[Remo
     staging folders of uploads whose process died."""
     keys = [artifact_key(project, k) for k in body.keys]
     removed = stores.artifacts.cleanup(timedelta.max, keys)
-    return [RemovedOut(path=r.path, bytes=r.bytes, reason=r.reason) for r in removed]
+    # Leftovers come after the staging folders, in the order of ``keys`` (those found).
+    pending = iter(keys)
+    return [
+        RemovedOut(
+            path=next(k for k in pending if r.path.endswith(f"/{k}"))
+            if r.reason == LEFTOVER
+            else f"staging/{PurePath(r.path).name}",
+            bytes=r.bytes,
+            reason=r.reason,
+        )
+        for r in removed
+    ]
 
 
 def _chunks(stream: IO[bytes], key: str) -> Iterator[bytes]:
