@@ -1,7 +1,8 @@
-"""Statistics of partitions on a real two-node Ray cluster, merged on the driver, equal the
-local statistics of the whole table (mean and stddev within a tight tolerance), on adversarial
-random data: nulls, NaN and infinities, all-null and constant columns, empty and one-row
-partitions, strings whose counts tie at the top-values cut, dates, timestamps, bools, lists."""
+"""Statistics and drift of partitions on a real two-node Ray cluster, merged on the driver,
+equal the local statistics of the whole table and the local drift of the whole window (means
+within a tight tolerance), on adversarial random data: nulls, NaN and infinities, all-null and
+constant columns, empty and one-row partitions, strings whose counts tie at the top-values cut,
+ties between the windows' values, dates, timestamps, bools, lists."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from fti.engines.ray_statistics import statistics_on_ray
+import fti
+from fti.engines.ray_statistics import drift_on_ray, statistics_on_ray
 from fti.errors import InvalidArgumentError, SchemaError
 from fti.feature_store import statistics
 from fti.feature_store.statistics import FeatureStatistics, compute_statistics
+from fti.monitoring.drift import compute_drift
 
 # Ray Data's own context warns about its own deprecated option when it is first made.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
@@ -161,3 +165,100 @@ def test_bad_input_is_a_clear_error(ray_cluster: Any) -> None:
         statistics_on_ray(refs, {"x": "int128"})
     with pytest.raises(InvalidArgumentError, match="Ray Dataset or a list of object refs"):
         statistics_on_ray(pa.table({"x": [1]}), {"x": "int64"})
+
+
+def drift_frames(seed: int, rows: int) -> tuple[pa.Table, pa.Table]:
+    """A reference and a shifted current window: numbers on a coarse grid (ties between and
+    within the windows), nulls, infinities, a constant reference, a column all null in the
+    current window, bools, and strings with ties and categories new in the current window."""
+    rng = np.random.default_rng(seed)
+
+    def window(shift: float, n: int, extra: list[str]) -> pa.Table:
+        grid = np.round(rng.normal(shift, 1.0, n), 1)
+        grid[rng.random(n) < 0.02] = np.inf
+        words = rng.choice(["a", "b", "c", "d", *extra], n)
+        return pa.table(
+            {
+                "x": _masked(rng, grid, pa.float64()),
+                "k": _masked(rng, rng.integers(0, 5 + int(shift), n), pa.int64()),
+                "const": pa.array(np.full(n, 3.0) if not extra else rng.integers(2, 5, n) * 1.0),
+                "gone": pa.array(rng.random(n)) if not extra else pa.nulls(n, pa.float64()),
+                "flag": _masked(rng, rng.random(n) < 0.5 + shift / 10, pa.bool_()),
+                "word": _masked(rng, words, pa.string()),
+            }
+        )
+
+    return window(0.0, rows, []), window(0.5, rows * 2, ["e", "é"])
+
+
+def assert_equal_drift(ray: dict[str, Any], local: dict[str, Any]) -> None:
+    assert ray.keys() == local.keys()
+    for name, expected in local.items():
+        got, want = ray[name].to_dict(), expected.to_dict()
+        for key in ("mean_current", "mean_shift", "js_distance"):
+            a, b = got["metrics"].pop(key, None), want["metrics"].pop(key, None)
+            assert (a is None) == (b is None), (name, key, a, b)
+            if a is not None:
+                assert math.isclose(a, b, rel_tol=TOLERANCE, abs_tol=TOLERANCE), (name, key)
+        assert got == want, name
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_drift_on_ray_equals_local(ray_cluster: Any, seed: int) -> None:
+    import ray
+
+    reference, current = drift_frames(seed, 1_500)
+    refs = [ray.put(part) for part in partitions(current, np.random.default_rng(seed))]
+    merged = drift_on_ray(reference, refs, thresholds={"ks_pvalue": 0.01})
+    local = compute_drift(reference, current, thresholds={"ks_pvalue": 0.01})
+    assert_equal_drift(merged, local)
+    assert merged["x"].drifted and merged["x"].metrics["ks_statistic"] > 0
+    # A pandas reference and explicit features, on a Ray Dataset.
+    frame = reference.to_pandas()
+    dataset = ray.data.from_arrow(current)
+    merged = drift_on_ray(frame, dataset, features=["k", "word"], bins=4)
+    assert_equal_drift(merged, compute_drift(frame, current, features=["k", "word"], bins=4))
+
+
+def test_drift_on_ray_bad_input(ray_cluster: Any) -> None:
+    import ray
+
+    reference, current = drift_frames(5, 50)
+    with pytest.raises(InvalidArgumentError, match="no rows in the current window"):
+        drift_on_ray(reference, [ray.put(current.slice(0, 0))])
+    with pytest.raises(SchemaError, match="has no column 'nope'"):
+        drift_on_ray(reference, [ray.put(current)], features=["nope"])
+    with pytest.raises(InvalidArgumentError, match="bins"):
+        drift_on_ray(reference, [ray.put(current)], bins=1)
+
+
+def test_feature_monitor_on_ray_gives_the_local_result(ray_project: fti.Project) -> None:
+    """A monitor's window computed and summarized on the cluster: the local verdict and
+    metrics, a window without rows is no data."""
+    rng = np.random.default_rng(9)
+    start = pd.Timestamp("2024-01-01", tz="UTC")
+
+    def day(index: int, shift: float) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "id": np.arange(200) + index * 1_000,
+                "t": start + pd.to_timedelta(index * 1440 + rng.integers(0, 1440, 200), "min"),
+                "temp": np.round(rng.normal(10 + shift, 2, 200), 1),
+                "city": rng.choice(["a", "b"] if shift == 0 else ["b", "c"], 200),
+            }
+        )
+
+    fs = ray_project.feature_store
+    fg = fs.create_feature_group("obs", primary_key=["id"], event_time="t", online_enabled=False)
+    fg.insert(pd.concat([day(d, 0.0) for d in range(3)] + [day(4, 3.0)]))
+    view = fs.create_feature_view("obs_view", query=fg.select(["temp", "city"]))
+    view.create_training_data(end_time=start + pd.Timedelta(days=3))
+    results = {}
+    for engine in ("local", "ray"):
+        monitor = view.create_monitor(f"drift_{engine}", reference_training_dataset_version=1)
+        results[engine] = [monitor.run(start + pd.Timedelta(days=d), engine=engine) for d in (5, 9)]
+    (local, local_empty), (ray, ray_empty) = results["local"], results["ray"]
+    assert (ray.status, ray.rows, ray.drifted) == ("drift", 200, ["temp", "city"])
+    assert (local.status, local.rows, local.drifted) == (ray.status, ray.rows, ray.drifted)
+    assert_equal_drift(ray.features, local.features)
+    assert ray_empty.status == local_empty.status == "no_data"

@@ -1,4 +1,4 @@
-"""Feature statistics of a table spread over a Ray cluster, merged on the driver.
+"""Feature statistics and drift of a table spread over a Ray cluster, merged on the driver.
 
 :func:`statistics_on_ray` gives what :func:`~fti.feature_store.statistics.compute_statistics`
 gives for the concatenation of the partitions, without bringing the rows to the driver:
@@ -26,6 +26,18 @@ magnitude). Distinct counts are always exact here (``distinct_approximate`` is F
 HyperLogLog estimate, so the two differ by that estimate's error, which this path does not
 have. The price is a shuffle of every column's distinct values, which the buckets spread over
 the cluster.
+
+:func:`drift_on_ray` gives what :func:`~fti.monitoring.drift.compute_drift` gives for a
+reference in this process (a training dataset, as monitors read it) and a current window
+spread over the cluster. Each partition of the window is summarized on a worker
+(:func:`~fti.monitoring.drift.summarize_window`): a numeric feature by its null count, mean
+and how many values lie at or below each of the reference's distinct values and PSI cut
+points; a categorical one by its category counts. The sums of these are enough for the exact
+PSI, histogram, null rates and Kolmogorov-Smirnov statistic and p-value (the gap of the two
+cumulative distributions is largest at a reference value or just below one); the current mean
+(and so ``mean_shift``) and the JS distance may differ from the local ones in the last bits.
+A worker receives the reference's distinct values of each numeric feature, so the reference
+must fit in the driver's and a worker's memory; the window need not.
 """
 
 from __future__ import annotations
@@ -33,7 +45,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -52,8 +64,18 @@ from fti.feature_store.statistics import (
     json_scalar,
     scalar_summaries,
 )
+from fti.monitoring.drift import (
+    FeatureDrift,
+    compute_drift_of_window,
+    merge_windows,
+    summarize_window,
+    window_plan,
+)
 
-__all__ = ["statistics_on_ray"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["drift_on_ray", "statistics_on_ray"]
 
 _NUMBERS = frozenset({"int32", "int64", "float32", "float64"})
 _LISTS = frozenset({"list<float32>", "list<float64>"})
@@ -113,6 +135,35 @@ def statistics_on_ray(
     return _finish(types, summaries, merged, results[:split], results[split:])
 
 
+def drift_on_ray(
+    reference: pd.DataFrame | pa.Table,
+    current: Any,
+    *,
+    features: Sequence[str] | None = None,
+    thresholds: Mapping[str, float | None] | None = None,
+    bins: int = 10,
+) -> dict[str, FeatureDrift]:
+    """:func:`~fti.monitoring.drift.compute_drift` of ``reference`` (in this process) against
+    ``current``, a window spread over the Ray cluster this process is connected to: a Ray
+    Dataset or a sequence of object refs of Arrow tables, in the order of its rows (that order
+    only decides the order of categories tied in a histogram). Arguments and errors as
+    ``compute_drift``'s; EngineError when the Ray job fails. See the module docstring for what
+    is exact."""
+    ray: Any = import_optional("ray", "ray")
+    refs = _partitions(current, ray)
+    remote = _remote(ray)
+    if not refs:
+        raise InvalidArgumentError("no rows in the current window")
+    (schema,) = gather(ray, [remote["schema"].remote(refs[0])])
+    plan = window_plan(reference, schema, features=features, bins=bins)
+    shared = ray.put(plan)
+    parts = gather(ray, [remote["window"].remote(ref, shared) for ref in refs])
+    if sum(rows for rows, _ in parts) == 0:
+        raise InvalidArgumentError("no rows in the current window")
+    window = merge_windows([summary for _, summary in parts])
+    return compute_drift_of_window(reference, window, thresholds=thresholds, bins=bins)
+
+
 def _partitions(data: Any, ray: Any) -> list[Any]:
     """Object refs of the partitions of a Ray Dataset or a sequence of refs."""
     if hasattr(data, "to_arrow_refs"):
@@ -133,6 +184,8 @@ def _remote(ray: Any) -> dict[str, Any]:
                 summarize=options(_summarize),
                 histogram=options(histogram_counts),
                 bucket=options(_merge_bucket),
+                schema=options(_schema),
+                window=options(_window),
             )
         return _REMOTE
 
@@ -231,6 +284,15 @@ def _merge_bucket(types: dict[str, str], *parts: dict[str, Any]) -> dict[str, di
             "top": [(value, int(n)) for value, n, *_ in rows if value is not None],
         }
     return merged
+
+
+def _schema(table: pa.Table) -> pa.Schema:
+    return table.schema
+
+
+def _window(table: pa.Table, plan: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """A partition's rows and its summary for the drift of ``plan``'s features."""
+    return table.num_rows, summarize_window(table, plan)
 
 
 _EMPTY_COUNTS = pa.table({"value": pa.array([], pa.string()), "n": pa.array([], pa.int64())})

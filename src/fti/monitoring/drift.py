@@ -47,7 +47,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, Protocol, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -64,11 +64,17 @@ __all__ = [
     "PSI_EPSILON",
     "THRESHOLD_METRICS",
     "TOP_CATEGORIES",
+    "CategoricalWindow",
     "FeatureDrift",
     "Histogram",
+    "NumericWindow",
     "compute_drift",
+    "compute_drift_of_window",
     "describe_threshold",
+    "merge_windows",
     "resolve_thresholds",
+    "summarize_window",
+    "window_plan",
 ]
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
@@ -283,8 +289,7 @@ def compute_drift(
     decides what an empty window means.
     """
     limits = resolve_thresholds(thresholds)
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
-        raise InvalidArgumentError(f"bins must be an integer >= 2, got {bins!r}")
+    _check_bins(bins)
     ref = _Frame.of(reference, "reference")
     cur = _Frame.of(current, "current window")
     if ref.rows == 0:
@@ -298,18 +303,257 @@ def compute_drift(
             metrics, histogram = _numeric_drift(ref.numeric(name), cur.numeric(name), bins)
         else:
             metrics, histogram = _categorical_drift(ref.categories(name), cur.categories(name))
-        crossed = [m for m, limit in limits.items() if _crosses(m, metrics.get(m), limit)]
-        result[name] = FeatureDrift(
-            feature=name,
-            kind=kind,
-            reference_rows=ref.rows,
-            current_rows=cur.rows,
-            metrics=metrics,
-            drifted=bool(crossed),
-            crossed=crossed,
-            thresholds=dict(limits),
-            histogram=histogram,
+        result[name] = _feature_drift(name, kind, ref.rows, cur.rows, metrics, histogram, limits)
+    return result
+
+
+def _feature_drift(
+    name: str,
+    kind: Kind,
+    reference_rows: int,
+    current_rows: int,
+    metrics: dict[str, float | None],
+    histogram: Histogram | None,
+    limits: Mapping[str, float],
+) -> FeatureDrift:
+    crossed = [m for m, limit in limits.items() if _crosses(m, metrics.get(m), limit)]
+    return FeatureDrift(
+        feature=name,
+        kind=kind,
+        reference_rows=reference_rows,
+        current_rows=current_rows,
+        metrics=metrics,
+        drifted=bool(crossed),
+        crossed=crossed,
+        thresholds=dict(limits),
+        histogram=histogram,
+    )
+
+
+def _check_bins(bins: int) -> None:
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
+        raise InvalidArgumentError(f"bins must be an integer >= 2, got {bins!r}")
+
+
+# A window summarized in partitions ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NumericWindow:
+    """A window's side of a numeric feature's drift, summed over partitions of its rows: the
+    row and null counts, the mean of the non-null values, and how many non-null values are
+    ``<=`` (``at_most``) and ``<`` (``below``) each point of ``grid`` (:func:`window_plan`'s:
+    the reference's distinct values and PSI cut points). From these, PSI, the KS statistic and
+    the histogram equal :func:`compute_drift`'s exactly; the mean is merged in floating point
+    (its last bits may differ)."""
+
+    rows: int
+    nulls: int
+    mean: float
+    grid: FloatArray
+    at_most: npt.NDArray[np.int64]
+    below: npt.NDArray[np.int64]
+
+    @property
+    def size(self) -> int:
+        """The non-null values."""
+        return self.rows - self.nulls
+
+    @classmethod
+    def of(cls, values: FloatArray, grid: FloatArray) -> NumericWindow:
+        """The summary of one partition's values (null as NaN)."""
+        nulls = int(np.count_nonzero(np.isnan(values)))
+        b = np.sort(values)[: values.size - nulls]
+        with np.errstate(all="ignore"):
+            mean = float(np.mean(b)) if b.size else math.nan
+        return cls(
+            values.size,
+            nulls,
+            mean,
+            grid,
+            np.searchsorted(b, grid, side="right").astype(np.int64),
+            np.searchsorted(b, grid, side="left").astype(np.int64),
         )
+
+    @classmethod
+    def merge(cls, parts: Sequence[NumericWindow]) -> NumericWindow:
+        """The summary of the union of the partitions summarized on the same grid."""
+        mean, size = math.nan, 0
+        with np.errstate(all="ignore"):
+            for part in parts:
+                if not part.size:
+                    continue
+                if not size:
+                    mean, size = part.mean, part.size
+                    continue
+                # The running mean, updated as Chan et al.'s parallel algorithm does:
+                # partitions with equal means merge to that mean exactly.
+                size += part.size
+                mean += (part.mean - mean) * part.size / size
+        return cls(
+            sum(p.rows for p in parts),
+            sum(p.nulls for p in parts),
+            mean,
+            parts[0].grid,
+            np.sum([p.at_most for p in parts], axis=0, dtype=np.int64),
+            np.sum([p.below for p in parts], axis=0, dtype=np.int64),
+        )
+
+    def _at(self, counts: npt.NDArray[np.int64], x: FloatArray) -> npt.NDArray[np.int64]:
+        index = np.searchsorted(self.grid, x)
+        if np.any(index >= self.grid.size) or np.any(self.grid[index] != x):
+            raise InvalidArgumentError("the window was summarized on another grid")
+        return counts[index]
+
+    def upto(self, x: FloatArray) -> npt.NDArray[np.int64]:
+        """How many non-null values are ``<=`` each of ``x`` (points of the grid)."""
+        return self._at(self.at_most, x)
+
+    def under(self, x: FloatArray) -> npt.NDArray[np.int64]:
+        """How many non-null values are ``<`` each of ``x`` (points of the grid)."""
+        return self._at(self.below, x)
+
+    def ks_statistic(self, a: FloatArray) -> float:
+        """The KS statistic against the sorted non-null reference ``a`` (whose distinct values
+        are on the grid), equal to :func:`_ks_statistic`'s: the gap of the step functions is
+        largest at a value of ``a`` or just below one (between two values of ``a`` the
+        reference's function is flat and the window's rises)."""
+        n, m = a.size, self.size
+        points = np.unique(a)
+        ref_upto = np.searchsorted(a, points, side="right")
+        ref_before = np.concatenate([[0], ref_upto[:-1]])
+        pairs = [(ref_upto, self.upto(points)), (ref_before, self.under(points))]
+        if n * m >= 2**62:  # as _ks_statistic: shares instead of exact integers
+            gaps = np.concatenate([r / n - w / m for r, w in pairs])
+            return float(max(gaps.max(), -gaps.min(), 0.0))
+        walks = np.concatenate([m * r.astype(np.int64) - n * w for r, w in pairs])
+        return float(max(int(walks.max()), -int(walks.min()), 0)) / (n * m)
+
+
+@dataclass(frozen=True)
+class CategoricalWindow:
+    """A window's side of a categorical feature's drift, summed over partitions: its rows,
+    null rows, and the row count of each category in the order first seen (partitions merged
+    in the order of their rows keep the whole window's order)."""
+
+    rows: int
+    nulls: int
+    keys: list[Any]
+    counts: list[int]
+
+    @classmethod
+    def of(cls, categories: tuple[pd.Index, FloatArray, int]) -> CategoricalWindow:
+        keys, counts, nulls = categories
+        return cls(int(counts.sum()) + nulls, nulls, list(keys), [int(c) for c in counts])
+
+    @classmethod
+    def merge(cls, parts: Sequence[CategoricalWindow]) -> CategoricalWindow:
+        totals: dict[Any, int] = {}
+        for part in parts:
+            for key, count in zip(part.keys, part.counts, strict=True):
+                totals[key] = totals.get(key, 0) + count
+        return cls(
+            sum(p.rows for p in parts),
+            sum(p.nulls for p in parts),
+            list(totals),
+            list(totals.values()),
+        )
+
+    def categories(self) -> tuple[pd.Index, FloatArray, int]:
+        """As ``_Frame.categories`` gives them for the whole window."""
+        keys = pd.Index(np.asarray(self.keys, dtype=object), dtype=object)
+        return keys, np.asarray(self.counts, dtype=np.float64), self.nulls
+
+
+Window: TypeAlias = NumericWindow | CategoricalWindow
+
+
+def window_plan(
+    reference: pd.DataFrame | pa.Table,
+    current: pa.Schema,
+    *,
+    features: Sequence[str] | None = None,
+    bins: int = 10,
+) -> dict[str, FloatArray | None]:
+    """The features :func:`compute_drift` would compare for a window of schema ``current``
+    and, for each numeric one, the grid its window's partitions are summarized at
+    (:meth:`NumericWindow.of`); None for a categorical one. Raises as :func:`compute_drift`."""
+    _check_bins(bins)
+    ref = _Frame.of(reference, "reference")
+    if ref.rows == 0:
+        raise InvalidArgumentError("no rows in the reference")
+    cur = _Frame.of(current.empty_table(), "current window")
+    plan: dict[str, FloatArray | None] = {}
+    for name, kind in _plan(ref, cur, features):
+        if kind == "categorical":
+            plan[name] = None
+            continue
+        values = ref.numeric(name)
+        a = np.sort(values)[: values.size - int(np.count_nonzero(np.isnan(values)))]
+        cuts = _cuts(a, bins)[0] if a.size else np.zeros(0)
+        plan[name] = np.unique(np.concatenate([a, cuts]))
+    return plan
+
+
+def summarize_window(table: pa.Table, plan: Mapping[str, FloatArray | None]) -> dict[str, Window]:
+    """One partition of a window summarized for the features of :func:`window_plan`."""
+    frame = _Frame.of(table, "current window")
+    return {
+        name: CategoricalWindow.of(frame.categories(name))
+        if grid is None
+        else NumericWindow.of(frame.numeric(name), grid)
+        for name, grid in plan.items()
+    }
+
+
+def merge_windows(parts: Sequence[Mapping[str, Window]]) -> dict[str, Window]:
+    """The summaries of partitions (in the order of their rows) merged into the window's."""
+    merged: dict[str, Window] = {}
+    for name in parts[0] if parts else ():
+        found = [part[name] for part in parts]
+        if isinstance(found[0], NumericWindow):
+            merged[name] = NumericWindow.merge([f for f in found if isinstance(f, NumericWindow)])
+        else:
+            merged[name] = CategoricalWindow.merge(
+                [f for f in found if isinstance(f, CategoricalWindow)]
+            )
+    return merged
+
+
+def compute_drift_of_window(
+    reference: pd.DataFrame | pa.Table,
+    window: Mapping[str, Window],
+    *,
+    thresholds: Mapping[str, float | None] | None = None,
+    bins: int = 10,
+) -> dict[str, FeatureDrift]:
+    """:func:`compute_drift` of ``reference`` against a window summarized in partitions
+    (:func:`window_plan`, :func:`summarize_window`, :func:`merge_windows`; ``bins`` as given
+    to :func:`window_plan`). Equal to it but for ``mean_current`` and ``mean_shift``, merged in
+    floating point, and JS distances, summed in another order (both in their last bits)."""
+    limits = resolve_thresholds(thresholds)
+    _check_bins(bins)
+    ref = _Frame.of(reference, "reference")
+    if ref.rows == 0:
+        raise InvalidArgumentError("no rows in the reference")
+    if not window:
+        return {}
+    rows = next(iter(window.values())).rows
+    if rows == 0:
+        raise InvalidArgumentError("no rows in the current window")
+    result: dict[str, FeatureDrift] = {}
+    for name, summary in window.items():
+        kind: Kind
+        if isinstance(summary, NumericWindow):
+            kind = "numeric"
+            values = ref.numeric(name)
+            nulls = int(np.count_nonzero(np.isnan(values)))
+            a = np.sort(values)[: values.size - nulls]
+            metrics, histogram = _numeric_metrics(a, values.size, summary, bins)
+        else:
+            kind = "categorical"
+            metrics, histogram = _categorical_drift(ref.categories(name), summary.categories())
+        result[name] = _feature_drift(name, kind, ref.rows, rows, metrics, histogram, limits)
     return result
 
 
@@ -458,63 +702,112 @@ def _plan(ref: _Frame, cur: _Frame, features: Sequence[str] | None) -> list[tupl
 # Numeric features ---------------------------------------------------------------------------
 
 
+class _Side(Protocol):
+    """One window's non-null values of a numeric feature, as the metrics read them."""
+
+    @property
+    def rows(self) -> int: ...
+
+    @property
+    def nulls(self) -> int: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def mean(self) -> float: ...
+
+    def upto(self, x: FloatArray) -> npt.NDArray[np.int64]: ...
+
+    def under(self, x: FloatArray) -> npt.NDArray[np.int64]: ...
+
+    def ks_statistic(self, a: FloatArray) -> float: ...
+
+
+class _Sorted:
+    """A window's values in memory, sorted, nulls left out."""
+
+    def __init__(self, values: FloatArray, rows: int) -> None:
+        self.values = values
+        self.rows = rows
+        self.nulls = rows - values.size
+        with np.errstate(all="ignore"):
+            self._mean = float(np.mean(values)) if values.size else math.nan
+
+    @property
+    def size(self) -> int:
+        return int(self.values.size)
+
+    @property
+    def mean(self) -> float:
+        return self._mean
+
+    def upto(self, x: FloatArray) -> npt.NDArray[np.int64]:
+        return np.searchsorted(self.values, x, side="right").astype(np.int64)
+
+    def under(self, x: FloatArray) -> npt.NDArray[np.int64]:
+        return np.searchsorted(self.values, x, side="left").astype(np.int64)
+
+    def ks_statistic(self, a: FloatArray) -> float:
+        return _ks_statistic(a, self.values)
+
+
 def _numeric_drift(
     reference: FloatArray, current: FloatArray, bins: int
 ) -> tuple[dict[str, float | None], Histogram | None]:
-    ref_rows, cur_rows = reference.size, current.size
     # np.sort puts NaN last: the non-null values are the sorted prefix, no masking copy needed.
     ref_nulls = int(np.count_nonzero(np.isnan(reference)))
     cur_nulls = int(np.count_nonzero(np.isnan(current)))
-    a = np.sort(reference)[: ref_rows - ref_nulls]
-    b = np.sort(current)[: cur_rows - cur_nulls]
+    a = np.sort(reference)[: reference.size - ref_nulls]
+    b = np.sort(current)[: current.size - cur_nulls]
+    return _numeric_metrics(a, reference.size, _Sorted(b, current.size), bins)
 
+
+def _numeric_metrics(
+    a: FloatArray, ref_rows: int, current: _Side, bins: int
+) -> tuple[dict[str, float | None], Histogram | None]:
+    """The metrics of the sorted non-null reference ``a`` (of ``ref_rows`` rows) against
+    ``current``."""
     metrics: dict[str, float | None] = dict.fromkeys(
         ("psi", "ks_statistic", "ks_pvalue", "mean_reference", "mean_current", "mean_shift")
     )
-    metrics.update(_null_rates(ref_nulls, ref_rows, cur_nulls, cur_rows))
+    metrics.update(_null_rates(ref_rows - a.size, ref_rows, current.nulls, current.rows))
     # inf - inf in a mean or std is NaN, reported as None: no RuntimeWarning for it.
     with np.errstate(all="ignore"):
         if a.size:
             metrics["mean_reference"] = _finite(np.mean(a))
-        if b.size:
-            metrics["mean_current"] = _finite(np.mean(b))
-        if a.size and b.size:
-            diff = abs(float(np.mean(b)) - float(np.mean(a)))
+        if current.size:
+            metrics["mean_current"] = _finite(current.mean)
+        if a.size and current.size:
+            diff = abs(float(current.mean) - float(np.mean(a)))
             std = float(np.std(a))
             metrics["mean_shift"] = _finite(diff / std if std > 0 else diff)
     if not a.size:
         return metrics, None
 
-    edges, ref_counts, cur_counts, labels = _bins(a, b, bins)
+    edges, labels = _cuts(a, bins)
+    ref_counts = _bin_counts(edges, _Sorted(a, a.size))
+    cur_counts = _bin_counts(edges, current)
     histogram = Histogram(
         labels=labels,
         reference=_shares(ref_counts.tolist()),
         current=_shares(cur_counts.tolist()),
         edges=[float(e) for e in edges],
     )
-    if b.size:
+    if current.size:
         metrics["psi"] = _psi(ref_counts, cur_counts)
-        statistic = _ks_statistic(a, b)
+        statistic = current.ks_statistic(a)
         metrics["ks_statistic"] = statistic
-        metrics["ks_pvalue"] = _ks_pvalue(statistic, a.size, b.size)
+        metrics["ks_pvalue"] = _ks_pvalue(statistic, a.size, current.size)
     return metrics, histogram
 
 
-def _bins(
-    a: FloatArray, b: FloatArray, bins: int
-) -> tuple[FloatArray, npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]:
-    """Cut points from the sorted reference ``a``; bin counts of ``a`` and the sorted ``b``."""
+def _cuts(a: FloatArray, bins: int) -> tuple[FloatArray, list[str]]:
+    """The PSI cut points of the sorted reference ``a`` and the bins' labels. A constant
+    reference ``v`` gets the edges ``[v, v]``: bins ``< v``, ``= v``, ``> v``."""
     if a[0] == a[-1] and math.isfinite(a[0]):
         value = float(a[0])
-        edges = np.array([value, value])
-        labels = [f"< {value:.6g}", f"= {value:.6g}", f"> {value:.6g}"]
-
-        def counts(x: FloatArray) -> npt.NDArray[np.int64]:
-            below = int(np.searchsorted(x, value, side="left"))
-            upto = int(np.searchsorted(x, value, side="right"))
-            return np.array([below, upto - below, x.size - upto], dtype=np.int64)
-
-        return edges, counts(a), counts(b), labels
+        return np.array([value, value]), [f"< {value:.6g}", f"= {value:.6g}", f"> {value:.6g}"]
 
     # Linear-interpolation quantiles (numpy's default method), on the already sorted values.
     position = np.arange(1, bins) / bins * (a.size - 1)
@@ -523,12 +816,6 @@ def _bins(
     with np.errstate(all="ignore"):
         cuts = a[low] + (a[high] - a[low]) * (position - low)
     edges = np.unique(cuts[np.isfinite(cuts)])
-
-    def counts_general(x: FloatArray) -> npt.NDArray[np.int64]:
-        # Bins (-inf, e1], (e1, e2], ..., (ek, inf).
-        upto = np.searchsorted(x, edges, side="right")
-        return np.diff(upto, prepend=0, append=x.size).astype(np.int64)
-
     text = [f"{e:.6g}" for e in edges]
     if not text:
         labels = ["all"]
@@ -536,7 +823,18 @@ def _bins(
         labels = [f"<= {text[0]}"]
         labels += [f"({lo}, {hi}]" for lo, hi in itertools.pairwise(text)]
         labels.append(f"> {text[-1]}")
-    return edges, counts_general(a), counts_general(b), labels
+    return edges, labels
+
+
+def _bin_counts(edges: FloatArray, side: _Side) -> npt.NDArray[np.int64]:
+    """The counts of a window's non-null values in the bins of :func:`_cuts`."""
+    if edges.size == 2 and edges[0] == edges[1]:
+        below = int(side.under(edges[:1])[0])
+        upto = int(side.upto(edges[:1])[0])
+        return np.array([below, upto - below, side.size - upto], dtype=np.int64)
+    # Bins (-inf, e1], (e1, e2], ..., (ek, inf).
+    upto_edges = side.upto(edges)
+    return np.diff(upto_edges, prepend=0, append=side.size).astype(np.int64)
 
 
 def _psi(ref_counts: npt.NDArray[np.int64], cur_counts: npt.NDArray[np.int64]) -> float:

@@ -205,12 +205,20 @@ class Monitor:
             f"{_span(dataset.start_time, dataset.end_time, dataset.created_at)}."
         )
 
-    def run(self, end_time: dt.datetime | str | None = None) -> MonitorResult:
-        """Compute the window ending at ``end_time`` (now when None), store and alert."""
+    def run(
+        self, end_time: dt.datetime | str | None = None, *, engine: str | None = None
+    ) -> MonitorResult:
+        """Compute the window ending at ``end_time`` (now when None), store and alert.
+
+        ``engine`` (``"local"``, ``"ray"``; the project's when None) computes a feature
+        monitor's window: on ``"ray"`` the view's rows of the window stay on the cluster and
+        are summarized there (:func:`fti.engines.ray_statistics.drift_on_ray`), for the same
+        result; the reference and a ``source_feature_group``'s window are read here.
+        """
         end = to_utc(end_time) or dt.datetime.now(dt.UTC)
         start = end - self.window
         if self.kind == "feature":
-            result = self._feature_run(start, end)
+            result = self._feature_run(start, end, self._store.engine(engine).name)
         else:
             result = self._model_run(start, end)
         if result.status in ALERT_STATUSES:
@@ -262,11 +270,13 @@ class Monitor:
     def _view(self) -> FeatureView:
         return self._store.get_feature_view(self.body["view"], self.body["view_version"])
 
-    def _feature_run(self, start: dt.datetime, end: dt.datetime) -> MonitorResult:
+    def _feature_run(self, start: dt.datetime, end: dt.datetime, engine: str) -> MonitorResult:
         view = self._view()
         features = self.body.get("features") or view.feature_names
         reference = _reference_rows(view, int(self.body["reference_training_dataset_version"]))
         source = self.body.get("source_feature_group")
+        if engine == "ray" and not source:
+            return self._feature_run_on_ray(view, features, reference, start, end)
         if source:
             current = _group_window(self._store, source, features, start, end)
         else:
@@ -281,6 +291,33 @@ class Monitor:
         )
         status = "drift" if any(d.drifted for d in drift.values()) else "ok"
         return MonitorResult(self.name, start, end, status, len(current), drift)
+
+    def _feature_run_on_ray(
+        self,
+        view: FeatureView,
+        features: Sequence[str],
+        reference: pd.DataFrame,
+        start: dt.datetime,
+        end: dt.datetime,
+    ) -> MonitorResult:
+        from fti.engines.ray_statistics import drift_on_ray
+
+        window = view.get_batch_data(
+            start, end, transformed=False, return_type="ray", engine="ray"
+        ).select_columns(list(features))
+        # Computed once: its row count and its summaries read the same blocks.
+        window = window.materialize()
+        rows = int(window.count())
+        if rows == 0:
+            return MonitorResult(self.name, start, end, "no_data", 0)
+        drift = drift_on_ray(
+            reference[features],
+            window,
+            features=features,
+            thresholds=self.body.get("thresholds"),
+        )
+        status = "drift" if any(d.drifted for d in drift.values()) else "ok"
+        return MonitorResult(self.name, start, end, status, rows, drift)
 
     def _model_run(self, start: dt.datetime, end: dt.datetime) -> MonitorResult:
         predictions = self._store.get_feature_group(self.body["predictions_group"])
