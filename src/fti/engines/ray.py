@@ -41,6 +41,8 @@ from fti.stores.offline.base import DataFile, OfflineStore
 if TYPE_CHECKING:
     import pandas as pd
 
+    from fti.feature_store.feature_group import FeatureGroup
+    from fti.feature_store.ingest import Commit
     from fti.feature_store.point_in_time import Plan, Spine
 
 OfflineOpener = Callable[[], OfflineStore]
@@ -127,6 +129,13 @@ class RayEngine:
         # Ray Data may otherwise hand blocks of a map on in any order.
         dataset.context.execution_options.preserve_order = True
         return dataset.map_batches(finish, batch_format="pyarrow", batch_size=None)
+
+    def insert(self, fg: FeatureGroup, data: Any) -> Commit | None:
+        """Write ``data`` (a Ray Dataset, or a pandas, Polars or Arrow frame) to ``fg`` from
+        the workers, in one commit: :func:`fti.engines.ray_insert.insert`."""
+        from fti.engines import ray_insert
+
+        return ray_insert.insert(self, fg, data)
 
     def point_in_time_parts(
         self,

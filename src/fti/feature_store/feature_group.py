@@ -149,13 +149,16 @@ class FeatureGroup:
 
     # Writing -------------------------------------------------------------------------
 
-    def insert(self, data: Any) -> Commit | None:
-        """Upsert rows (pandas, polars or pyarrow) on primary key and event time.
+    def insert(self, data: Any, *, engine: str | None = None) -> Commit | None:
+        """Upsert rows (pandas, polars or pyarrow; a Ray Dataset on the ray engine) on
+        primary key and event time.
 
-        Returns the commit, or None when ``data`` has no rows. Raises SchemaError or
-        DataValidationError, writing nothing, when the data does not fit.
+        ``engine`` (``"local"``, ``"ray"``; the project's when None) runs the coercion,
+        checks and file writing; every engine leaves the same rows, statistics and online
+        rows, in one commit. Returns the commit, or None when ``data`` has no rows. Raises
+        SchemaError or DataValidationError, writing nothing, when the data does not fit.
         """
-        commit = ingest.insert(self, data)
+        commit = self._store.engine(engine).insert(self, data)
         if commit is not None:
             run_outputs.report(
                 "commit",
@@ -403,6 +406,9 @@ def _commit(c: Any) -> Commit:
     rows = int(c.properties.get("fti.rows", c.metrics.get("num_output_rows", 0)))
     inserted = c.metrics.get("num_target_rows_inserted", c.metrics.get("num_added_rows", rows))
     updated = c.metrics.get("num_target_rows_updated", 0)
+    # A commit of files written outside delta-rs (the ray engine) counts them itself.
+    inserted = int(c.properties.get("fti.rows_inserted", inserted))
+    updated = int(c.properties.get("fti.rows_updated", updated))
     if c.version == 0 and "num_target_rows_inserted" not in c.metrics:
         inserted = rows
     return Commit(

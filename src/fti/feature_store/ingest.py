@@ -14,7 +14,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -38,6 +38,8 @@ from fti.types import (
 
 if TYPE_CHECKING:
     from fti.feature_store.feature_group import FeatureGroup
+    from fti.feature_store.on_demand import OnDemandFeature
+    from fti.types import Feature
 
 _ROW_INDEX = "__fti_row"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -52,6 +54,23 @@ class InsertLimits:
     """How far past the wall clock an event time may lie."""
     value_bytes: int
     """The largest string (UTF-8) or list value, in bytes."""
+
+
+class GroupShape(Protocol):
+    """What the row functions below read of a group: a :class:`FeatureGroup`, or a
+    picklable copy of these on a Ray worker."""
+
+    @property
+    def features(self) -> list[Feature] | None: ...
+
+    @property
+    def key_features(self) -> list[Feature]: ...
+
+    @property
+    def event_time(self) -> str | None: ...
+
+    @property
+    def on_demand_features(self) -> list[OnDemandFeature]: ...
 
 
 @dataclass(frozen=True)
@@ -82,7 +101,7 @@ def insert(fg: FeatureGroup, data: Any) -> Commit | None:
                 "time-zone-naive timestamps: fti took them as UTC. Give them a zone to say so "
                 "(pandas: .dt.tz_localize('UTC'))"
             ),
-            stacklevel=3,  # the caller of FeatureGroup.insert
+            stacklevel=4,  # the caller of FeatureGroup.insert (through LocalEngine.insert)
         )
     table = coerce(data, features)
     limits: InsertLimits = fg._store._limits
@@ -133,7 +152,7 @@ def insert(fg: FeatureGroup, data: Any) -> Commit | None:
     return commit
 
 
-def add_on_demand(fg: FeatureGroup, table: pa.Table) -> pa.Table:
+def add_on_demand(fg: GroupShape, table: pa.Table) -> pa.Table:
     """``table`` with the group's on-demand features computed and request parameters dropped.
 
     A feature none of whose request parameters ``table`` has is stored as null: serving
@@ -182,7 +201,7 @@ class OnlineRows:
     values: list[str]
 
 
-def online_rows(fg: FeatureGroup, table: pa.Table) -> OnlineRows:
+def online_rows(fg: GroupShape, table: pa.Table) -> OnlineRows:
     """The latest row of each primary key of ``table`` (keys unique on key + event time).
 
     Sorted by key, because the stores' B-trees take rows in key order several times faster.

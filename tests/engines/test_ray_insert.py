@@ -1,0 +1,272 @@
+"""Inserts on the ray engine, on a real two-node cluster, leave what a local insert leaves: the
+same rows, commits, statistics and online rows, on adversarial random data; a bad batch or a
+dead worker leaves the table as it was.
+
+Stores: local folders (the cluster's nodes share this machine's disk), SQLite metadata and
+online store; one test on the S3 server (moto), PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import fti
+from fti.engines.ray import RayEngine
+from fti.errors import DataValidationError, EngineError, SchemaError
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
+
+BASE = pd.Timestamp("2024-03-01", tz="UTC")
+
+
+@pytest.fixture
+def project(ray_cluster: Any, tmp_path: Path) -> Iterator[fti.Project]:
+    """A project in local folders whose ray engine splits into 3 partitions."""
+    with fti.connect(tmp_path / "home", "p", ray_partitions="3") as opened:
+        yield opened
+
+
+def batch(seed: int, n: int, keys: int, *, start: int = 0) -> pd.DataFrame:
+    """Random rows: few keys and a small minute grid (duplicate keys and event times within
+    the batch, ties), nulls in the features, strings and a list column."""
+    rng = np.random.default_rng(seed)
+    value = pd.Series(rng.normal(size=n)).mask(rng.random(n) < 0.2)
+    return pd.DataFrame(
+        {
+            "id": rng.integers(start, start + keys, n).astype("int64"),
+            "ts": BASE + pd.to_timedelta(rng.integers(0, 6, n), unit="min"),
+            "value": value,
+            "name": pd.Series(rng.choice(["a", "b", "ü", ""], n)).mask(rng.random(n) < 0.1),
+            "count": pd.array(rng.integers(0, 100, n), dtype="Int64"),
+            "tags": [list(map(int, rng.integers(0, 5, rng.integers(0, 3)))) for _ in range(n)],
+        }
+    )
+
+
+def create(project: fti.Project, name: str, **options: Any) -> fti.FeatureGroup:
+    return project.feature_store.create_feature_group(
+        name, primary_key=["id"], event_time="ts", online_enabled=True, **options
+    )
+
+
+def assert_same_statistics(local: dict[str, Any], ray: dict[str, Any]) -> None:
+    """Equal statistics; mean and stddev, merged from the partitions', to the last bits."""
+    assert local.keys() == ray.keys()
+    for name, expected in local.items():
+        want, got = expected.to_dict(), ray[name].to_dict()
+        for key in ("mean", "stddev"):
+            a, b = want.pop(key), got.pop(key)
+            assert (a is None) == (b is None), (name, key)
+            if a is not None:
+                assert math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12), (name, key, a, b)
+        assert want == got, name
+
+
+def assert_same_group(local: fti.FeatureGroup, ray: fti.FeatureGroup, keys: list[Any]) -> None:
+    """Equal rows, commits, statistics and online rows."""
+    order = ["id", "ts"]
+    pd.testing.assert_frame_equal(
+        local.read().sort_values(order).reset_index(drop=True),
+        ray.read().sort_values(order).reset_index(drop=True),
+    )
+    left, right = local.commits(), ray.commits()
+    assert [(c.id, c.rows, c.rows_inserted, c.rows_updated) for c in left] == [
+        (c.id, c.rows, c.rows_inserted, c.rows_updated) for c in right
+    ]
+    for commit in left:
+        assert_same_statistics(local.statistics(commit.id), ray.statistics(commit.id))
+    assert local.read_online([{"id": k} for k in keys], return_type="list") == ray.read_online(
+        [{"id": k} for k in keys], return_type="list"
+    )
+    # The change feed of every commit: what an online repair replays.
+    for commit in left:
+        changes = [g.read_changes(commit.id, commit.id) for g in (local, ray)]
+        left_rows, right_rows = (
+            c.drop(columns=[x for x in c.columns if x.startswith("_")])
+            .sort_values(order)
+            .reset_index(drop=True)
+            for c in changes
+        )
+        pd.testing.assert_frame_equal(left_rows, right_rows)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_ray_inserts_equal_local_ones_on_random_batches(project: fti.Project, seed: int) -> None:
+    local, ray = create(project, f"local{seed}"), create(project, f"ray{seed}")
+    batches = [batch(seed, 400, 60), batch(seed + 10, 300, 40, start=30), batch(seed + 20, 50, 200)]
+    for data in batches:
+        local.insert(data, engine="local")
+        ray.insert(data, engine="ray")
+    assert_same_group(local, ray, list(range(-1, 201)))
+    assert ray.commits()[1].rows_updated > 0  # the second batch replaced stored rows
+
+
+def test_every_source_kind_gives_the_same_table(project: fti.Project) -> None:
+    import ray
+
+    data = batch(5, 300, 50)
+    local = create(project, "local")
+    local.insert(data, engine="local")
+    table = pa.Table.from_pandas(data, preserve_index=False)
+    sources = {
+        "arrow": table,
+        "polars": pl.from_arrow(table),
+        "ray": ray.data.from_arrow([table.slice(0, 100), table.slice(100)]),
+    }
+    for kind, source in sources.items():
+        group = create(project, kind)
+        group.insert(source, engine="ray")
+        assert_same_group(local, group, list(range(50)))
+
+
+def test_warn_mode_keeps_the_local_report(project: fti.Project) -> None:
+    import pandera.pandas as pandera
+
+    expectations = pandera.DataFrameSchema(
+        {"value": pandera.Column(float, pandera.Check.ge(-1.0), nullable=True)}
+    )
+    local, ray = (
+        create(project, name, expectations=expectations, validation="warn")
+        for name in ("local", "ray")
+    )
+    data = batch(7, 400, 80)
+    assert local.insert(data, engine="local").validation == "failed"  # type: ignore[union-attr]
+    assert ray.insert(data, engine="ray").validation == "failed"  # type: ignore[union-attr]
+    ((_, want),) = local.validation_reports()
+    ((_, got),) = ray.validation_reports()
+    assert (got.passed, got.rows_checked) == (want.passed, want.rows_checked)
+    assert [(f.column, f.check, f.failed_rows) for f in got.failures] == [
+        (f.column, f.check, f.failed_rows) for f in want.failures
+    ]
+    assert_same_group(local, ray, list(range(80)))
+
+
+def table_files(project: fti.Project, fg: fti.FeatureGroup) -> set[str]:
+    """The Parquet files in the group's table folder, committed or not."""
+    folder = Path(project.offline_store._path(fg._offline_table))  # type: ignore[attr-defined]
+    return {p.name for p in folder.glob("*.parquet")}
+
+
+@pytest.mark.parametrize("failure", ["expectation", "null key", "future time"])
+def test_a_batch_failing_on_one_worker_writes_nothing(project: fti.Project, failure: str) -> None:
+    import pandera.pandas as pandera
+
+    expectations = pandera.DataFrameSchema({"count": pandera.Column(int, pandera.Check.ge(0))})
+    fg = create(project, "g", expectations=expectations)
+    fg.insert(batch(8, 300, 50), engine="ray")
+    before, files = fg.read(), table_files(project, fg)
+    online = fg.read_online([{"id": k} for k in range(50)], return_type="list")
+    bad = batch(9, 600, 100)
+    if failure == "expectation":
+        bad.loc[550, "count"] = -1
+        error: type[Exception] = DataValidationError
+    elif failure == "null key":
+        bad["id"] = bad["id"].astype("Int64")
+        bad.loc[550, "id"] = None
+        error = SchemaError
+    else:
+        bad.loc[550, "ts"] = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=30)
+        error = SchemaError
+    # Blocks of 100 rows: the bad row is in the last block, checked by one task.
+    data = pa.Table.from_pandas(bad, preserve_index=False)
+    with pytest.raises(error):
+        fg.insert(ray_dataset(data, 100), engine="ray")
+    assert [c.id for c in fg.commits()] == [0]
+    pd.testing.assert_frame_equal(fg.read(), before)
+    assert table_files(project, fg) == files
+    assert fg.read_online([{"id": k} for k in range(50)], return_type="list") == online
+
+
+def ray_dataset(table: pa.Table, rows: int) -> Any:
+    import ray
+
+    return ray.data.from_arrow([table.slice(i, rows) for i in range(0, table.num_rows, rows)])
+
+
+def test_the_connection_engine_applies_to_inserts(ray_cluster: Any, tmp_path: Path) -> None:
+    with fti.connect(tmp_path / "home", "p", engine="ray") as project:
+        fg = create(project, "g")
+        for seed in (11, 12):
+            fg.insert(batch(seed, 200, 30))
+        # delta-rs names the commits it writes itself CREATE TABLE or MERGE, the ray engine's
+        # transactions WRITE.
+        operations = [c.operation for c in project.offline_store.history(fg._offline_table)]
+        assert operations == ["CREATE TABLE", "WRITE"]
+        assert [c.rows_updated for c in fg.commits()][1] > 0
+
+
+def test_on_object_storage_postgresql_and_redis(ray_project: fti.Project) -> None:
+    local, ray = create(ray_project, "local"), create(ray_project, "ray")
+    for seed in (21, 22):
+        data = batch(seed, 300, 40)
+        local.insert(data, engine="local")
+        ray.insert(data, engine="ray")
+    assert_same_group(local, ray, list(range(40)))
+
+
+@dataclass(frozen=True)
+class DyingOpener:
+    """Opens the offline store on a worker, killing the worker first: once (a marker file
+    remembers it), or on every attempt."""
+
+    open_offline: Callable[[], Any]
+    marker: str
+    always: bool = False
+
+    def __call__(self) -> Any:
+        if self.always or not os.path.exists(self.marker):
+            Path(self.marker).touch()
+            os._exit(1)
+        return self.open_offline()
+
+
+def dying_engine(project: fti.Project, marker: Path, *, always: bool, retries: int) -> None:
+    """Makes the project's ray engine one whose workers die opening the store to write."""
+    import ray
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    opener = project.engine("ray")._open_offline  # type: ignore[attr-defined]
+    dying = DyingOpener(opener, str(marker), always)
+    project._engines["ray"] = RayEngine(dying, "", 3, max_retries=retries)
+
+
+def test_a_worker_killed_mid_insert_is_retried_by_ray(project: fti.Project, tmp_path: Path) -> None:
+    local, ray = create(project, "local"), create(project, "ray")
+    first, second = batch(31, 300, 40), batch(32, 300, 40)
+    for fg in (local, ray):
+        fg.insert(first, engine="local")
+    local.insert(second, engine="local")
+    dying_engine(project, tmp_path / "killed-once", always=False, retries=3)
+
+    ray.insert(second, engine="ray")
+
+    assert (tmp_path / "killed-once").exists()
+    assert_same_group(local, ray, list(range(40)))
+
+
+def test_an_insert_whose_workers_keep_dying_is_an_engine_error_and_commits_nothing(
+    project: fti.Project, tmp_path: Path
+) -> None:
+    fg = create(project, "g")
+    fg.insert(batch(33, 300, 40), engine="local")
+    before, files = fg.read(), table_files(project, fg)
+    dying_engine(project, tmp_path / "killed-always", always=True, retries=0)
+
+    with pytest.raises(EngineError, match="Ray"):
+        fg.insert(batch(34, 300, 40), engine="ray")
+
+    assert [c.id for c in fg.commits()] == [0]
+    pd.testing.assert_frame_equal(fg.read(), before)
+    assert table_files(project, fg) == files
