@@ -243,8 +243,9 @@ def _commit(
     written: list[str],
 ) -> int:
     """Commit ``added`` with the rewrites of the table's files that hold replaced rows, on
-    the latest version; returns the commit id. The names of the files
-    written are added to ``written``."""
+    the latest version; returns the commit id. ``written`` holds the names of the files to
+    delete if the insert fails: those of the rewrites are added, and none are left once a
+    commit was tried that may have landed."""
     rows = int(properties["fti.rows"])
     schema = arrow_schema(spec.features)
     key_refs = [c[1] for p, c in enumerate(checked) if summaries[p]["rows"]]
@@ -296,6 +297,11 @@ def _commit(
         except CommitConflictError:
             delete_data_files(offline, table, [f.name for f in rewritten])
             continue
+        except BaseException:
+            # The commit may have landed before the store stopped answering: its files stay
+            # (a vacuum removes them when no version names them).
+            written.clear()
+            raise
         return version
     raise StoreError(
         f"could not commit to offline table {table}: other writers committed first "

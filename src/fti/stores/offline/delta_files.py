@@ -13,6 +13,7 @@ commit: as after a MERGE, the feed's inserts are the rows the write brought.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,7 @@ from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.schema import Schema
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
+from fti.errors import InvalidNameError
 from fti.stores.offline.delta import _CONFIGURATION, DeltaOfflineStore
 
 
@@ -65,7 +67,7 @@ def write_data_file(store: DeltaOfflineStore, table: str, name: str, data: pa.Ta
     that name: a retried writer writes the same file again)."""
     relative = PurePosixPath(name)
     if relative.is_absolute() or ".." in relative.parts or relative.suffix != ".parquet":
-        raise ValueError(f"invalid data file name {name!r}")
+        raise InvalidNameError(f"invalid data file name {name!r}")
     target = store._path(f"{table}/{name}")
     with store._mapped(table):
         if store.location.is_local:
@@ -80,10 +82,9 @@ def delete_data_files(store: DeltaOfflineStore, table: str, names: Sequence[str]
     are skipped)."""
     fs = store._fs()
     for name in names:
-        try:
+        # An absent file was never written; another failure leaves a file no version names.
+        with contextlib.suppress(OSError):
             fs.delete_file(store._path(f"{table}/{name}"))
-        except (FileNotFoundError, OSError):
-            continue
 
 
 def table_files(
@@ -127,8 +128,8 @@ def commit_files(
     properties: Mapping[str, str],
 ) -> int:
     """Commit the files as the version after ``read`` (None: create the table as version 0,
-    of ``schema``); returns the version. CommitConflictError when another writer took that version: the plan
-    must then be made again on the new version."""
+    of ``schema``); returns the version. CommitConflictError when another writer took that
+    version: the plan must then be made again on the new version."""
     store._check_commit_mode(table)
     now = int(time.time() * 1000)
     adds = [_add(f, now, True) for f in added] + [_add(f, now, False) for f in rewritten]
