@@ -7,7 +7,6 @@ buffers), so a malformed or hostile stream is an InvalidArgumentError, not a cra
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
@@ -26,8 +25,6 @@ ONLINE_ROWS = pa.schema(
     ]
 )
 """Rows written to an online table."""
-ONLINE_KEYS = pa.schema([pa.field("key", pa.string(), nullable=False)])
-"""The keys of an online read."""
 ONLINE_VALUES = pa.schema([pa.field("value", pa.string())])
 """The values an online read answers (null: no row)."""
 
@@ -62,20 +59,6 @@ def read_stream(source: IO[bytes] | bytes, schema: pa.Schema | None, what: str) 
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError) as exc:
         raise InvalidArgumentError(f"{what}: not a valid Arrow IPC stream: {exc}") from exc
     return table
-
-
-def to_query(schema: pa.Schema, columns: Mapping[str, Sequence[Any]]) -> str:
-    """An Arrow IPC stream of ``columns`` in base64url, for a query parameter."""
-    return base64.urlsafe_b64encode(to_stream(schema, columns)).decode("ascii")
-
-
-def from_query(text: str, schema: pa.Schema, what: str) -> pa.Table:
-    """The table of a query parameter made by :func:`to_query`, validated."""
-    try:
-        data = base64.urlsafe_b64decode(text)
-    except ValueError as exc:
-        raise InvalidArgumentError(f"{what}: not base64url: {exc}") from exc
-    return read_stream(data, schema, what)
 
 
 def _fields(schema: pa.Schema) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request, Response
@@ -41,7 +41,7 @@ SESSION_HOURS = 12
 class UiRequirement(Requirement):
     """The access a UI route needs; the key comes from the header or the session cookie."""
 
-    def __call__(self, request: Request) -> Principal | None:
+    def authorize(self, request: Request) -> Principal | None:
         if self.access is Access.PUBLIC:
             return None
         authenticator: Authenticator = request.app.state.authenticator
@@ -68,7 +68,7 @@ def sign_in_first(request: Request) -> HTTPException:
     return HTTPException(303, headers={"Location": f"/signin?next={quote(request.url.path)}"})
 
 
-def ui_requires(access: Access) -> Callable[[Request], Principal | None]:
+def ui_requires(access: Access) -> Callable[[Request], Awaitable[Principal | None]]:
     """The FastAPI dependency of a UI route needing ``access``."""
     return UiRequirement(access)
 

@@ -48,6 +48,7 @@ from fti.ui.app import ServerProjects
 
 DEFAULT_MAX_BODY = 1024 * 1024
 ROUTERS: tuple[APIRouter, ...] = (
+    online.router,  # first: routes are matched in order, and online reads are the hot path
     health.router,
     me.router,
     users.router,
@@ -55,7 +56,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     keys.router,
     audit.router,
     entities.router,
-    online.router,
     artifacts.router,
     offline.router,
     ui.router,

@@ -3,7 +3,8 @@ everything allowed (authentication off, on loopback only).
 
 A key's principal and a user's roles are cached for ``cache_seconds`` (default 5 s) in each
 worker, so a request with a known key costs a hash and two dictionary look-ups, not a database
-round trip. The price: a revoked key, a removed member or a lowered role still works for up to
+round trip, and is checked on the event loop (a key not cached is read in a worker thread).
+The price: a revoked key, a removed member or a lowered role still works for up to
 ``cache_seconds`` on workers other than the one that made the change.
 """
 
@@ -81,6 +82,21 @@ class KeyAuthenticator:
         _put(self._roles, key, (role, now + self.cache_seconds))
         return role
 
+    def knows(self, token: str | None, project: str | None) -> bool:
+        """Whether the principal of ``token`` and, unless an admin's or no project,
+        its role in ``project`` are cached and current."""
+        if token is None:
+            return False
+        now = self._clock()
+        cached = self._principals.get(hashlib.sha256(token.encode()).digest())
+        if cached is None or cached[1] <= now:
+            return False
+        principal = cached[0]
+        if project is None or principal.is_admin:
+            return True
+        role = self._roles.get((principal.user, project))
+        return role is not None and role[1] > now
+
     def forget(self) -> None:
         """Drop what is cached (this worker's accounts changed)."""
         self._principals.clear()
@@ -102,6 +118,10 @@ class OpenAuthenticator:
     def role(self, principal: Principal, project: str) -> Role | None:
         """Owner of every project."""
         return Role.OWNER
+
+    def knows(self, token: str | None, project: str | None) -> bool:
+        """Always: nothing is read."""
+        return True
 
     def forget(self) -> None:
         """Nothing is cached."""

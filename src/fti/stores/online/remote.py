@@ -1,5 +1,6 @@
 """The online store of an fti server: each method is a request to its online routes
-(``/api/v1/projects/{project}/online/{table}``), rows and keys as Arrow IPC streams.
+(``/api/v1/projects/{project}/online/{table}``): rows written as Arrow IPC streams, keys read
+as a JSON array, values answered as JSON for a few keys and as an Arrow stream for many.
 
 The project of a table is the part of its name before ``__`` (the feature store names online
 tables ``<project>__<group>__v<version>``).
@@ -7,23 +8,19 @@ tables ``<project>__<group>__v<version>``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 
-from fti.arrow_ipc import (
-    ARROW_STREAM,
-    ONLINE_KEYS,
-    ONLINE_ROWS,
-    ONLINE_VALUES,
-    read_stream,
-    to_query,
-    to_stream,
-)
-from fti.errors import InvalidNameError
+from fti.arrow_ipc import ARROW_STREAM, ONLINE_ROWS, ONLINE_VALUES, read_stream, to_stream
+from fti.errors import InvalidNameError, StoreError
 from fti.names import check_name
 from fti.stores.server_client import ServerClient
 
-KEY_BYTES_PER_READ = 4096
-"""About the most bytes of keys one read sends (the request line stays under server limits)."""
+KEY_CHARS_PER_READ = 4096
+"""The most characters of JSON keys one read sends (a single longer key goes alone): the
+request line stays under the server's limits."""
+ARROW_ANSWER_KEYS = 64
+"""Reads of more keys ask for an Arrow stream (cheaper to decode in bulk), fewer for JSON."""
 
 
 class RemoteOnlineStore:
@@ -57,11 +54,16 @@ class RemoteOnlineStore:
         """Return the stored value of each key, in order; None for a key not stored."""
         path = f"{_table(table)}/rows"
         values: list[str | None] = []
-        for batch in _batches(keys):
-            query = to_query(ONLINE_KEYS, {"key": batch})
+        for batch, query in _batches(keys):
+            if len(batch) > ARROW_ANSWER_KEYS:
+                answer = self.client.request(
+                    "GET", path, params={"keys": query}, headers={"Accept": ARROW_STREAM}
+                )
+                found = read_stream(answer.content, ONLINE_VALUES, "online values")
+                values.extend(found.column("value").to_pylist())
+                continue
             answer = self.client.request("GET", path, params={"keys": query})
-            found = read_stream(answer.content, ONLINE_VALUES, "online values")
-            values.extend(found.column("value").to_pylist())
+            values.extend(_values(answer.content, len(batch)))
         return values
 
     def watermark(self, table: str) -> int:
@@ -84,14 +86,38 @@ def _table(table: str) -> str:
     return f"/api/v1/projects/{project}/online/{table}"
 
 
-def _batches(keys: Sequence[str]) -> Iterator[list[str]]:
+def _batches(keys: Sequence[str]) -> Iterator[tuple[list[str], str]]:
+    """The keys in reads of at most KEY_CHARS_PER_READ characters, each with its JSON text."""
     batch: list[str] = []
-    size = 0
+    encoded: list[str] = []
+    size = 1
     for key in keys:
-        if batch and size + len(key) > KEY_BYTES_PER_READ:
-            yield batch
-            batch, size = [], 0
+        text = json.dumps(key)
+        if batch and size + len(text) + 1 > KEY_CHARS_PER_READ:
+            yield batch, f"[{','.join(encoded)}]"
+            batch, encoded, size = [], [], 1
         batch.append(key)
-        size += len(key) + 8
+        encoded.append(text)
+        size += len(text) + 1
     if batch:
-        yield batch
+        yield batch, f"[{','.join(encoded)}]"
+
+
+def _values(raw: bytes, count: int) -> list[str | None]:
+    """The JSON answer of a read of ``count`` keys, checked."""
+    try:
+        values = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise StoreError(
+            f"the fti server answered an online read with invalid JSON: {exc}"
+        ) from None
+    if (
+        not isinstance(values, list)
+        or len(values) != count
+        or not all(v is None or isinstance(v, str) for v in values)
+    ):
+        raise StoreError(
+            f"the fti server answered an online read of {count} key(s) with something other "
+            "than as many values"
+        )
+    return values
