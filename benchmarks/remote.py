@@ -10,12 +10,10 @@ run, alternating embedded and remote run by run:
 - ``create_training_data`` of a ``--spine``-row spine as of the ``--rows``-row group (the
   remote one downloads the pinned data files into its cache), then again on the same view
   (the remote one reads its cached copies);
-- ``get_feature_vector`` of one key through the server by ``--clients`` client processes at
-  once (each its own connection), beside the embedded call in one process.
 
-Targets (issue "fti server: one platform for a team"): remote insert and training data within
-1.5x of embedded; remote ``get_feature_vector`` p50 <= 1.5 ms and p99 <= 5 ms with 8 clients
-against 2 workers.
+Target (issue "fti server: one platform for a team"): remote insert and training data within
+1.5x of embedded. The latency of ``get_feature_vector`` through the server is
+benchmarks/remote_vectors.py.
 
     .venv/bin/python benchmarks/remote.py --rows 1000000 --spine 1000000 --runs 3
 """
@@ -24,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import socket
 import subprocess
@@ -35,7 +32,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from harness import latency_summary, machine, median, verdict, workdir
+from harness import machine, median, verdict, workdir
 from rich.console import Console
 from rich.table import Table
 
@@ -43,8 +40,6 @@ from feature_store import insert_frame
 
 RESULTS = Path(__file__).resolve().parent / "results" / "remote.json"
 RATIO_TARGET = 1.5
-P50_TARGET_US = 1_500.0
-P99_TARGET_US = 5_000.0
 START = pd.Timestamp("2024-01-01", tz="UTC")
 
 
@@ -54,8 +49,6 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--spine", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3, help="Of insert and training data.")
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--vectors", type=int, default=2_000, help="Per client, after warm-up.")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true")
@@ -69,7 +62,6 @@ def main() -> None:
             results = {
                 "config": vars(args) | {"workdir": str(root)},
                 "bulk": bulk(home, url, key, args),
-                "vectors": vectors(home, url, key, args),
             }
         finally:
             server.terminate()
@@ -193,64 +185,6 @@ def bulk(home: Path, url: str, key: str, args: argparse.Namespace) -> dict[str, 
     }
 
 
-def vectors(home: Path, url: str, key: str, args: argparse.Namespace) -> dict[str, Any]:
-    """``get_feature_vector`` latency: embedded in one process, then ``--clients`` remote
-    client processes at once."""
-    keys = 10_000
-    with connect(home, None, None) as project:
-        fs = project.feature_store
-        rng = np.random.default_rng(4)
-        group = fs.create_feature_group(
-            "online_group", primary_key=["id"], event_time="ts", online_enabled=True
-        )
-        group.insert(
-            pd.DataFrame(
-                {
-                    "id": np.arange(keys),
-                    "ts": START,
-                    "f1": rng.random(keys),
-                    "f2": rng.normal(size=keys),
-                    "s1": rng.choice(["a", "b", "c"], keys),
-                }
-            )
-        )
-        view = fs.create_feature_view("online_view", query=group.select_all())
-        embedded = timed_vectors(view, args.vectors, seed=0)
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(args.clients) as pool:
-        remote = pool.starmap(
-            remote_client,
-            [(str(home), url, key, args.vectors, seed) for seed in range(1, args.clients + 1)],
-        )
-    samples = [s for client in remote for s in client]
-    return {
-        "embedded": latency_summary(embedded),
-        "remote": latency_summary(samples),
-        "clients": args.clients,
-        "workers": args.workers,
-    }
-
-
-def timed_vectors(view: Any, count: int, seed: int) -> list[int]:
-    """Nanoseconds of ``count`` vectors of random keys, after 200 of warm-up."""
-    rng = np.random.default_rng(seed)
-    for key in rng.integers(0, 10_000, 200):
-        view.get_feature_vector({"id": int(key)})
-    samples = []
-    for key in rng.integers(0, 10_000, count):
-        started = time.perf_counter_ns()
-        view.get_feature_vector({"id": int(key)})
-        samples.append(time.perf_counter_ns() - started)
-    return samples
-
-
-def remote_client(home: str, url: str, key: str, count: int, seed: int) -> list[int]:
-    """One client process: its own connection to the server, ``count`` timed vectors."""
-    with connect(Path(home), url, key) as project:
-        view = project.feature_store.get_feature_view("online_view")
-        return timed_vectors(view, count, seed)
-
-
 def report(results: dict[str, Any]) -> None:
     """The tables and the verdicts."""
     console = Console()
@@ -266,25 +200,6 @@ def report(results: dict[str, Any]) -> None:
             verdict(found["ratio"] <= RATIO_TARGET),
         )
     console.print(table)
-    found = results["vectors"]
-    table = Table(
-        title=f"get_feature_vector, {found['clients']} clients, {found['workers']} workers"
-    )
-    for column in ("side", "p50", "p99", "mean", "n"):
-        table.add_column(column, justify="right")
-    for side in ("embedded", "remote"):
-        s = found[side]
-        table.add_row(
-            side,
-            f"{s['p50_us']:.0f} us",
-            f"{s['p99_us']:.0f} us",
-            f"{s['mean_us']:.0f} us",
-            str(s["n"]),
-        )
-    console.print(table)
-    remote = found["remote"]
-    met = remote["p50_us"] <= P50_TARGET_US and remote["p99_us"] <= P99_TARGET_US
-    console.print(f"remote vector p50 <= 1.5 ms and p99 <= 5 ms: {verdict(met)}")
 
 
 if __name__ == "__main__":
