@@ -9,6 +9,7 @@ from fti.names import (
     MAX_COMMIT_ID,
     MAX_VERSION,
     check_commit_id,
+    check_entity_name,
     check_name,
     check_project_name,
     check_version,
@@ -159,3 +160,33 @@ def test_a_project_name_cannot_start_another_projects_table_names(name: str) -> 
 @pytest.mark.parametrize("name", ["a", "a_b", "flights_2013"])
 def test_project_names_with_single_inner_underscores_are_valid(name: str) -> None:
     assert check_project_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["flights", "flights_v3", "commit:flights:1:3", "daily simulated 2024-01-01T00:00:00+00:00"],
+    ids=["name", "dataset", "index-key", "schedule-state"],
+)
+def test_entity_names_the_services_write_are_accepted(name: str) -> None:
+    assert check_entity_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a/b", "/a", "..", ".hidden", "a\\b", "a%2Fb", "", "n" * 256, "é", None],
+    ids=[
+        "slash",
+        "absolute",
+        "dot-dot",
+        "dot",
+        "backslash",
+        "encoded",
+        "empty",
+        "long",
+        "utf8",
+        "none",
+    ],
+)
+def test_entity_names_that_are_not_one_path_segment_are_refused(name: object) -> None:
+    with pytest.raises(InvalidNameError, match="no '/'"):
+        check_entity_name(name)

@@ -1,5 +1,5 @@
-"""The naming rule for projects, groups, views, models and features, and the range of version
-numbers and commit ids, checked at the API edge."""
+"""The naming rule for projects, groups, views, models and features, the names of the metadata
+store's entities, and the range of version numbers and commit ids, checked at the API edge."""
 
 from __future__ import annotations
 
@@ -31,6 +31,23 @@ def check_project_name(name: object) -> str:
             "in '_' (they separate the project from the group in table names)"
         )
     return checked
+
+
+ENTITY_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_:.+# @-]{0,254}$")
+"""An entity name of the metadata store: what the services write (a group's name,
+``commit:group:1:3``, ``pipeline simulated <ISO time> <ISO time>``). No ``/``: a name is one
+segment of a URL path on fti server."""
+
+
+def check_entity_name(name: object) -> str:
+    """Return ``name`` when it matches :data:`ENTITY_NAME_PATTERN`, else raise
+    InvalidNameError."""
+    if not isinstance(name, str) or ENTITY_NAME_PATTERN.fullmatch(name) is None:
+        raise InvalidNameError(
+            f"invalid entity name {name!r}: use 1-255 ASCII letters, digits and '_:.+# @-', "
+            "not starting with one of ':.+# @-' (no '/')"
+        )
+    return name
 
 
 MAX_VERSION = 2**31 - 1

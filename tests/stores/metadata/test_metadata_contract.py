@@ -161,6 +161,20 @@ def test_get_does_not_cross_kind_or_project(store: MetadataStore) -> None:
         store.get("model", "p", "fg")
 
 
+def test_names_with_a_slash_are_refused_and_the_others_read_back(store: MetadataStore) -> None:
+    with pytest.raises(InvalidNameError, match="no '/'"):
+        store.create(FG, "p", "a/b", None, {})
+    assert store.list(FG, "p") == []
+
+    name = "commit:g_1:2 at 2024-01-01T00:00:00.5+00:00#x@y"
+    store.create(FG, "p", name, None, {"a": 1})
+    store.update(FG, "p", name, 1, {"a": 2})
+    store.add_record(FG, "p", name, 1, "stats", "k", {})
+    assert store.get(FG, "p", name).body == {"a": 2}
+    assert [r.key for r in store.records(FG, "p", name, 1, "stats")] == ["k"]
+    store.delete(FG, "p", name, 1)
+
+
 def test_list_orders_by_name_then_version(store: MetadataStore) -> None:
     # Created out of order; names chosen where byte order and natural-language collations differ.
     for name, version in [("ab", 2), ("b", 1), ("a_c", 1), ("ab", 10), ("a1", 1), ("ab", 1)]:

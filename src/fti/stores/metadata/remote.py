@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from fti.names import check_name, check_project_name
+from fti.names import check_entity_name, check_name, check_project_name
 from fti.stores.metadata.base import Entity, Lock, Record
 from fti.stores.server_client import ServerClient
 
@@ -34,7 +34,7 @@ class RemoteMetadataStore:
         answer = self.client.json(
             "POST",
             _entities(project, kind),
-            json_body={"name": name, "version": version, "body": dict(body)},
+            json_body={"name": check_entity_name(name), "version": version, "body": dict(body)},
         )
         return _entity(answer)
 

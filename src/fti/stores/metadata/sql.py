@@ -28,6 +28,7 @@ from fti.errors import (
     NotFoundError,
     StoreError,
 )
+from fti.names import check_entity_name
 from fti.settings import redact_url
 from fti.stores.metadata import migrations
 from fti.stores.metadata.base import Entity, Lock, Record
@@ -110,6 +111,7 @@ class SqlMetadataStore:
     ) -> Entity:
         """Store a new entity version; ``None`` takes the next free version atomically."""
         _check_lengths(kind=kind, project=project, name=name)
+        check_entity_name(name)
 
         def attempt(conn: Connection) -> Entity:
             number = version

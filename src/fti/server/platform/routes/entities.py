@@ -1,10 +1,11 @@
 """``/api/v1/projects/{project}/entities`` and ``/locks``: the metadata store of a project
 (versioned JSON documents, their records, and named locks), one route per store method.
 
-Kinds are names (fti's naming rule); entity and lock names, record kinds and keys and lock
-owners follow :data:`ENTITY_NAME` (the services write ``:``, ``/`` and spaces in them, never
-``..``); record kinds and keys travel in the body or the query. Reads need a
-viewer, writes an editor, deleting an entity version an owner.
+Kinds are names (fti's naming rule); entity names follow
+:data:`~fti.names.ENTITY_NAME_PATTERN` (one segment of the path: no ``/``); lock names, record
+kinds and keys and lock owners follow :data:`ENTITY_NAME` (the services write ``:``, ``/`` and
+spaces in them, never ``..``); record kinds and keys travel in the body or the query. Reads
+need a viewer, writes an editor, deleting an entity version an owner.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from fti.names import MAX_VERSION, NAME_PATTERN
+from fti.names import ENTITY_NAME_PATTERN, MAX_VERSION, NAME_PATTERN
 from fti.server.errors import error_responses
 from fti.server.platform.access import Access, requires
 from fti.server.platform.deps import PlatformDep, ProjectName
@@ -26,12 +27,12 @@ router = APIRouter(prefix="/api/v1/projects/{project}", tags=["metadata"])
 
 _PART = r"[A-Za-z0-9_][A-Za-z0-9_:.+# @-]*"
 ENTITY_NAME = rf"^{_PART}(/{_PART})*$"
-"""An entity, lock or record name, lock owner or record key: ``/``-separated parts of ASCII
-letters, digits and ``_:.+# @-`` (what the services write: ``commit:group:1:3``, ISO times,
-``maintenance/group``), none empty or starting with ``.``; at most 255 characters."""
+"""A lock name, lock owner, record kind or key: ``/``-separated parts of ASCII letters, digits
+and ``_:.+# @-`` (what the services write: ISO times, ``maintenance/group``), none empty or
+starting with ``.``; at most 255 characters."""
 Kind = Annotated[str, Path(pattern=NAME_PATTERN.pattern, description="The kind of entity")]
 EntityName = Annotated[
-    str, Path(pattern=ENTITY_NAME, max_length=255, description="An entity's name")
+    str, Path(pattern=ENTITY_NAME_PATTERN.pattern, description="An entity's name")
 ]
 LockName = Annotated[str, Path(pattern=ENTITY_NAME, max_length=255, description="A lock's name")]
 Version = Annotated[int, Path(ge=1, le=MAX_VERSION, description="An entity version")]
@@ -67,7 +68,7 @@ class EntityOut(BaseModel):
 class EntityCreate(Strict):
     """A new entity version (``version`` null: the next free one)."""
 
-    name: Text
+    name: Annotated[str, Field(pattern=ENTITY_NAME_PATTERN.pattern)]
     version: Annotated[int, Field(ge=1, le=MAX_VERSION)] | None = None
     body: dict[str, Any]
 
