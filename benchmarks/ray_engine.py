@@ -17,6 +17,20 @@ memory
     difference. For the local engine: this process's peak, and whether DuckDB failed or
     spilled (bytes in its temporary folder). Target: the feature table is 10x the limit, and
     every worker's working memory stays under it.
+stats
+    Statistics and drift over a large window (independent of the data above): a
+    ``--stats-rows`` table (int64, float64 with nulls and NaN, a string of 1,000 values, a
+    bool, a timestamp) in ``--stats-partitions`` blocks in Ray's object store;
+    ``compute_statistics`` of the whole table beside ``statistics_on_ray`` of the blocks, then
+    ``compute_drift`` of a reference of a tenth of the rows against the whole window beside
+    ``drift_on_ray``; one run each, the results compared, and the driver's merge time.
+insert
+    ``fg.insert`` on the local engine and on the ray engine (automatic partitions) into two
+    groups (online on SQLite, statistics on), alternately: a first insert of ``--insert-rows``
+    rows (a pandas frame, cut into Arrow blocks), then an upsert of half as many, most of them
+    replacing stored rows (same key and event time, a new value); after a small warm-up insert
+    on each. One run; the times, the ratios, and the two tables compared (rows, updated rows,
+    the sum of the replaced values).
 scaling
     From the memory run's task timings (Ray's task events): the work per partition and the
     driver's serial part (planning, the final sort, the Parquet write and digest), and the
@@ -26,6 +40,8 @@ Run from the repository root (the machine is shared: the load average is recorde
 
     .venv/bin/python benchmarks/ray_engine.py                    # 10M rows x 1M spine
     .venv/bin/python benchmarks/ray_engine.py --quick            # 1M x 100k, a smoke run
+    .venv/bin/python benchmarks/ray_engine.py --only stats       # statistics and drift, 10M
+    .venv/bin/python benchmarks/ray_engine.py --only insert      # inserts, 2M rows
 
 Results are printed as tables and written to ``benchmarks/results/ray_engine_<parts>.json``.
 """
@@ -445,6 +461,192 @@ def feast(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     return result
 
 
+def stats_table(rows: int, seed: int = 3) -> pa.Table:
+    """The statistics benchmark's rows: every kind of column the statistics summarize."""
+    import pyarrow.compute as pc
+
+    rng = np.random.default_rng(seed)
+    values = rng.normal(50.0, 10.0, rows)
+    values[rng.random(rows) < 0.01] = np.nan
+    words = pa.array([f"city_{i:04d}" for i in range(1_000)])
+    return pa.table(
+        {
+            "user_id": pa.array(rng.integers(0, rows // 10, rows)),
+            "amount": pa.array(values, mask=rng.random(rows) < 0.05),
+            "city": pc.take(words, pa.array(rng.zipf(1.3, rows) % 1_000)),
+            "flag": pa.array(rng.random(rows) < 0.3),
+            "ts": pa.array(
+                np.datetime64("2024-01-01") + rng.integers(0, 90 * 86_400, rows).astype("m8[s]"),
+                pa.timestamp("us", tz="UTC"),
+            ),
+        }
+    )
+
+
+STATS_TYPES = {
+    "user_id": "int64",
+    "amount": "float64",
+    "city": "string",
+    "flag": "bool",
+    "ts": "timestamp",
+}
+
+
+@contextlib.contextmanager
+def merge_timer() -> Any:
+    """The driver's serial merge time of statistics_on_ray and drift_on_ray."""
+    from fti.engines import ray_statistics
+
+    found = {"statistics": 0.0, "drift": 0.0}
+    wrapped = {
+        "_merge_scalars": "statistics",
+        "_finish": "statistics",
+        "merge_windows": "drift",
+        "compute_drift_of_window": "drift",
+    }
+    originals = {name: getattr(ray_statistics, name) for name in wrapped}
+
+    def timed(name: str) -> Any:
+        def call(*a: Any, **k: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return originals[name](*a, **k)
+            finally:
+                found[wrapped[name]] += time.perf_counter() - start
+
+        return call
+
+    for name in wrapped:
+        setattr(ray_statistics, name, timed(name))
+    try:
+        yield found
+    finally:
+        for name, original in originals.items():
+            setattr(ray_statistics, name, original)
+
+
+def statistics_and_drift(args: argparse.Namespace, ray: Any) -> dict[str, Any]:
+    """Local statistics and drift of the whole table beside the Ray ones of its blocks."""
+    from fti.engines.ray_statistics import drift_on_ray, statistics_on_ray
+    from fti.feature_store.statistics import compute_statistics
+    from fti.monitoring.drift import compute_drift
+
+    table = stats_table(args.stats_rows)
+    reference = stats_table(args.stats_rows // 10, seed=4)
+    bounds = np.linspace(0, table.num_rows, args.stats_partitions + 1).astype(int)
+    start = time.perf_counter()
+    refs = [ray.put(table.slice(lo, hi - lo)) for lo, hi in itertools.pairwise(bounds)]
+    put = time.perf_counter() - start
+    features = ["user_id", "amount", "city", "flag"]
+    result: dict[str, Any] = {
+        "rows": table.num_rows,
+        "reference_rows": reference.num_rows,
+        "partitions": len(refs),
+        "arrow_mib": table.nbytes / 2**20,
+        "put_seconds": put,
+    }
+    # Warm-up, not timed: Ray starts its workers and they import fti; scipy is imported.
+    small = table.slice(0, 1_000)
+    compute_drift(reference, small, features=features)
+    drift_on_ray(reference.slice(0, 1_000), [ray.put(small)] * 2, features=features)
+    statistics_on_ray([ray.put(small)] * 2, STATS_TYPES)
+    with merge_timer() as merged:
+        start = time.perf_counter()
+        local = compute_statistics(table, STATS_TYPES)
+        local_s = time.perf_counter() - start
+        start = time.perf_counter()
+        on_ray = statistics_on_ray(refs, STATS_TYPES)
+        ray_s = time.perf_counter() - start
+        start = time.perf_counter()
+        local_drift = compute_drift(reference, table, features=features)
+        local_drift_s = time.perf_counter() - start
+        start = time.perf_counter()
+        ray_drift = drift_on_ray(reference, refs, features=features)
+        ray_drift_s = time.perf_counter() - start
+    exact = ("count", "null_count", "nan_count", "min", "max", "histogram", "top_values")
+    result["statistics"] = {
+        "local_seconds": local_s,
+        "ray_seconds": ray_s,
+        "ratio": ray_s / local_s,
+        "merge_seconds": merged["statistics"],
+        "equal": all(
+            getattr(local[c], k) == getattr(on_ray[c], k) for c in STATS_TYPES for k in exact
+        ),
+        "mean_max_relative_gap": max(
+            abs(local[c].mean - on_ray[c].mean) / max(1.0, abs(local[c].mean))  # type: ignore[operator]
+            for c in STATS_TYPES
+            if local[c].mean is not None
+        ),
+        "distinct": {
+            c: [local[c].distinct_count, on_ray[c].distinct_count, local[c].distinct_approximate]
+            for c in STATS_TYPES
+        },
+    }
+    same = ("psi", "ks_statistic", "ks_pvalue", "null_rate_current")
+    result["drift"] = {
+        "local_seconds": local_drift_s,
+        "ray_seconds": ray_drift_s,
+        "ratio": ray_drift_s / local_drift_s,
+        "merge_seconds": merged["drift"],
+        "equal": all(
+            local_drift[f].metrics.get(k) == ray_drift[f].metrics.get(k)
+            and local_drift[f].histogram == ray_drift[f].histogram
+            for f in features
+            for k in same
+        ),
+    }
+    return result
+
+
+def insert_batches(rows: int) -> tuple[Any, Any]:
+    """The first insert's rows and the upsert's: a half of them, most replaced (a new ``f1``
+    for an existing key and event time), the rest new."""
+    first = feature_frame(max(1, rows // 4), rows)
+    replaced = first.sample(frac=0.4, random_state=1).assign(f1=lambda f: f["f1"] + 1.0)
+    new = feature_frame(max(1, rows // 4), rows // 10, seed=2)
+    return first, pd_concat([replaced, new])
+
+
+def pd_concat(frames: list[Any]) -> Any:
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True)
+
+
+def inserts(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Local and ray inserts side by side (module docstring, ``insert``)."""
+    first, upsert = insert_batches(args.insert_rows)
+    project = open_project(work / "insert-home")
+    groups = {
+        engine: project.feature_store.create_feature_group(
+            engine, primary_key=["user_id"], event_time="ts", features=fti_features()
+        )
+        for engine in ("local", "ray")
+    }
+    warm = feature_frame(100, 1_000, seed=3)
+    for engine in ("local", "ray"):
+        project.feature_store.create_feature_group(
+            f"warm_{engine}", primary_key=["user_id"], event_time="ts", features=fti_features()
+        ).insert(warm, engine=engine)
+    steps: dict[str, dict[str, Any]] = {}
+    for step, data in (("insert", first), ("upsert", upsert)):
+        row: dict[str, Any] = {"rows": len(data)}
+        for engine, group in groups.items():
+            start = time.perf_counter()
+            commit = group.insert(data, engine=engine)
+            row[f"{engine}_seconds"] = time.perf_counter() - start
+            row[f"{engine}_updated"] = commit.rows_updated
+        row["ratio"] = row["ray_seconds"] / row["local_seconds"]
+        steps[step] = row
+    tables = {engine: group.read(return_type="pyarrow") for engine, group in groups.items()}
+    same = {
+        engine: (t.num_rows, round(float(pa.compute.sum(t.column("f1")).as_py()), 6))
+        for engine, t in tables.items()
+    }
+    project.close()
+    return {"steps": steps, "tables": same, "equal": same["local"] == same["ray"]}
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -457,13 +659,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--object-store-mib", type=int, default=100)
     parser.add_argument(
         "--only",
-        choices=["overhead", "memory", "feast"],
+        choices=["overhead", "memory", "feast", "stats", "insert"],
         action="append",
         help="default: overhead and memory",
     )
     parser.add_argument("--feast-python", default="/tmp/feast-venv/bin/python")
     parser.add_argument("--feast-rows", type=int, default=100_000)
     parser.add_argument("--feast-timeout", type=float, default=900)
+    parser.add_argument("--stats-rows", type=int, default=10_000_000)
+    parser.add_argument("--stats-partitions", type=int, default=20)
+    parser.add_argument("--insert-rows", type=int, default=2_000_000)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--keep", action="store_true")
@@ -471,6 +676,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.quick:
         args.rows, args.keys, args.spine_rows, args.batches = 1_000_000, 100_000, 100_000, 10
         args.repeats, args.partitions = 2, 10
+        args.insert_rows = 200_000
     return args
 
 
@@ -484,12 +690,13 @@ def main(argv: list[str]) -> int:
     report["arguments"] = {k: str(v) for k, v in vars(args).items()}
     with workdir(args, "fti-ray-bench-") as work:
         home = work / "home"
-        console.print(f"setting up {args.rows:,} feature rows in {args.batches} commits...")
-        data = setup(args, home)
-        spine = data.pop("spine")
-        if not args.limit_mib:
-            args.limit_mib = max(1, int(data["arrow_mib"] / 10))
-        report["data"] = data
+        if set(only) - {"stats", "insert"}:
+            console.print(f"setting up {args.rows:,} feature rows in {args.batches} commits...")
+            data = setup(args, home)
+            spine = data.pop("spine")
+            if not args.limit_mib:
+                args.limit_mib = max(1, int(data["arrow_mib"] / 10))
+            report["data"] = data
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
         try:
             if "overhead" in only:
@@ -501,6 +708,12 @@ def main(argv: list[str]) -> int:
             if "feast" in only:
                 console.print("feast: fti and Feast's Ray offline store on the same rows...")
                 report["feast"] = feast(args, work)
+            if "stats" in only:
+                console.print("stats: statistics and drift, local and on ray...")
+                report["stats"] = statistics_and_drift(args, ray)
+            if "insert" in only:
+                console.print(f"insert: {args.insert_rows:,} rows, local and ray...")
+                report["insert"] = inserts(args, work)
         finally:
             ray.shutdown()
     report["load_average_after"] = os.getloadavg()
@@ -512,13 +725,59 @@ def main(argv: list[str]) -> int:
 
 
 def show(console: Console, report: dict[str, Any]) -> None:
-    data = report["data"]
+    data = report.get("data", {})
     if "overhead" in report:
         show_overhead(console, data, report["overhead"])
     if "memory" in report:
         show_memory(console, data, report["memory"])
     if "feast" in report:
         show_feast(console, report["feast"])
+    if "stats" in report:
+        show_stats(console, report["stats"])
+    if "insert" in report:
+        show_inserts(console, report["insert"])
+
+
+def show_inserts(console: Console, result: dict[str, Any]) -> None:
+    table = Table(title="fg.insert: local and ray engines (one run each)")
+    for column in ("step", "rows", "local s", "ray s", "ray / local", "updated (local, ray)"):
+        table.add_column(column)
+    for step, row in result["steps"].items():
+        table.add_row(
+            step,
+            f"{row['rows']:,}",
+            f"{row['local_seconds']:.2f}",
+            f"{row['ray_seconds']:.2f}",
+            f"{row['ratio']:.2f}",
+            f"{row['local_updated']:,}, {row['ray_updated']:,}",
+        )
+    console.print(table)
+    console.print(f"tables (rows, sum of f1): {result['tables']}; equal: {result['equal']}")
+
+
+def show_stats(console: Console, result: dict[str, Any]) -> None:
+    table = Table(
+        title=f"statistics and drift: {result['rows']:,} rows in {result['partitions']} blocks, "
+        f"reference {result['reference_rows']:,} rows"
+    )
+    for column in ("call", "local s", "ray s", "ray / local", "driver merge s", "equal"):
+        table.add_column(column)
+    for name in ("statistics", "drift"):
+        row = result[name]
+        table.add_row(
+            name,
+            f"{row['local_seconds']:.2f}",
+            f"{row['ray_seconds']:.2f}",
+            f"{row['ratio']:.2f}",
+            f"{row['merge_seconds']:.3f}",
+            str(row["equal"]),
+        )
+    console.print(table)
+    console.print(
+        f"put into Ray's store: {result['put_seconds']:.2f} s; distinct (local, ray, local "
+        f"approximate): {result['statistics']['distinct']}; largest relative mean gap "
+        f"{result['statistics']['mean_max_relative_gap']:.2e}"
+    )
 
 
 def show_feast(console: Console, result: dict[str, Any]) -> None:
