@@ -51,8 +51,9 @@ from fti.feature_store.ingest import (
     add_on_demand,
     check_event_times,
     last_per_key,
-    online_rows,
+    online_table,
     replay_online,
+    rows_of,
     write_online,
 )
 from fti.feature_store.on_demand import OnDemandFeature
@@ -375,20 +376,12 @@ def merge_reports(reports: Sequence[ValidationReport]) -> ValidationReport:
     )
 
 
-def merge_online_rows(parts: Sequence[OnlineRows | None]) -> OnlineRows:
-    """The partitions' online rows (disjoint keys) as one batch in key order."""
-    keys: list[Any] = []
-    times: list[int] = []
-    values: list[Any] = []
-    for part in parts:
-        if part is not None:
-            keys += part.keys
-            times += part.event_times
-            values += part.values
-    order = sorted(range(len(keys)), key=keys.__getitem__)
-    return OnlineRows(
-        [keys[i] for i in order], [times[i] for i in order], [values[i] for i in order]
-    )
+def merge_online_rows(parts: Sequence[pa.Table | None]) -> OnlineRows:
+    """The partitions' online rows (:func:`~fti.feature_store.ingest.online_table`; disjoint
+    keys) as one batch in key order."""
+    tables = [p for p in parts if p is not None]
+    table = pa.concat_tables(tables)
+    return rows_of(table.take(pc.sort_indices(table.column("key"))))
 
 
 def _bounds(summaries: Sequence[Mapping[str, Any]]) -> tuple[Any, Any] | None:
@@ -476,7 +469,7 @@ def _check(spec: GroupSpec, *parts: pa.Table) -> tuple[pa.Table, pa.Table, dict[
 
 def _write(
     open_offline: Any, table: str, name: str, online: bool, spec: GroupSpec, rows: pa.Table
-) -> tuple[WrittenFile | None, OnlineRows | None]:
+) -> tuple[WrittenFile | None, pa.Table | None]:
     """One partition's checked rows written as the data file ``name`` of ``table``, and its
     online rows (when the group is online)."""
     if rows.num_rows == 0:
@@ -484,7 +477,7 @@ def _write(
     store = _store(open_offline)
     assert isinstance(store, DeltaOfflineStore)
     written = write_data_file(store, table, name, rows)
-    return written, online_rows(spec, rows) if online else None
+    return written, online_table(spec, rows) if online else None
 
 
 def _rewrite(
