@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as pds
 
-from fti.arrow_ipc import ARROW_STREAM, read_stream, table_to_stream
+from fti.arrow_ipc import ARROW_STREAM, read_stream
 from fti.errors import InvalidNameError, NotFoundError
 from fti.names import check_project_name
 from fti.stores.offline.base import DataFile, TableCommit, TableMaintenance
@@ -27,6 +27,8 @@ from fti.stores.offline.cache import CachedFile, FileCache
 from fti.stores.server_client import ServerClient
 
 CHUNK = 1 << 20
+BATCH_ROWS = 65_536
+"""Rows of each batch of an upload: the server reads and checks one while the next arrives."""
 
 
 class RemoteOfflineStore:
@@ -45,12 +47,13 @@ class RemoteOfflineStore:
         self, table: str, data: pa.Table, keys: Sequence[str], properties: Mapping[str, str]
     ) -> int:
         """Insert ``data``, replacing rows equal on ``keys``; returns the new version."""
+        body = _Upload(data)
         answer = self.client.json(
             "POST",
             self._route(table, "upsert"),
             params={"table": table, "keys": list(keys), "properties": json.dumps(properties)},
-            content=table_to_stream(data),
-            headers={"Content-Type": ARROW_STREAM},
+            content=body,
+            headers=body.headers,
         )
         return int(answer["version"])
 
@@ -141,12 +144,13 @@ class RemoteOfflineStore:
 
     def write_file(self, path: str, data: pa.Table) -> None:
         """Store an immutable snapshot as Parquet at ``path``."""
+        body = _Upload(data)
         self.client.request(
             "PUT",
             self._route(path, "snapshot"),
             params={"path": path},
-            content=table_to_stream(data),
-            headers={"Content-Type": ARROW_STREAM},
+            content=body,
+            headers=body.headers,
         )
 
     def read_file(self, path: str) -> pa.Table:
@@ -210,6 +214,48 @@ class RemoteOfflineStore:
         if not versions:
             raise NotFoundError(f"offline table {table} has no version at {when.isoformat()}")
         return max(versions)
+
+
+class _Upload:
+    """``table`` as the body of a request: an Arrow IPC stream of batches of
+    :data:`BATCH_ROWS` rows, each written as it is sent (no copy of the whole stream, and
+    the server reads a batch while the next is written), iterable again when the request is
+    repeated."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table
+        self.headers = {"Content-Type": ARROW_STREAM}
+
+    def __iter__(self) -> Iterator[bytes]:
+        written = _Written()
+        with pa.ipc.new_stream(written, self._table.schema) as writer:
+            for batch in self._table.to_batches(max_chunksize=BATCH_ROWS):
+                writer.write_batch(batch)
+                yield written.take()
+        yield written.take()
+
+
+class _Written:
+    """What an Arrow writer wrote since the last :meth:`take`."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        """Keep ``data``."""
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+    def take(self) -> bytes:
+        """Everything written since the last call, in one piece."""
+        found = b"".join(self._parts)
+        self._parts.clear()
+        return found
 
 
 def _time(text: str | None) -> datetime | None:

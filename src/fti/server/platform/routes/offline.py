@@ -3,22 +3,26 @@ snapshots), one route per store method.
 
 Tables and snapshots are named by the query parameters ``table`` and ``path``
 (``<project>/...``), checked before any store sees them. Rows travel as Arrow IPC streams:
-an upsert or a snapshot uploads one (spooled to disk under the upload limit), changes and
-snapshots are answered with one. The heavy reads stay with the client (ADR 0010): it lists the
-data files of a pinned version and downloads each once into its own cache; a file is served
-only when it is one of that version's files.
+an upsert or a snapshot uploads one (read and checked in a worker thread while it arrives,
+under the upload limit), changes and snapshots are answered with one. The heavy reads stay
+with the client (ADR 0010): it lists the data files of a pinned version and downloads each
+once into its own cache; a file is served only when it is one of that version's files.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import anyio
+import anyio.from_thread
 import anyio.to_thread
 import pyarrow as pa
-from fastapi import APIRouter, Depends, Query, Request, Response
+from anyio.streams.memory import MemoryObjectReceiveStream
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
@@ -29,7 +33,7 @@ from fti.server.errors import error_responses
 from fti.server.platform.access import Access, requires
 from fti.server.platform.deps import PlatformDep, ProjectName
 from fti.server.platform.routes.schemas import Strict
-from fti.server.platform.stores import StoresDep, offline_table, snapshot_path, spool
+from fti.server.platform.stores import StoresDep, offline_table, snapshot_path
 
 router = APIRouter(prefix="/api/v1/projects/{project}/offline", tags=["offline"])
 
@@ -132,11 +136,13 @@ async def upsert(
         if not NAME_PATTERN.fullmatch(key):
             raise InvalidArgumentError(f"invalid key column {key!r}")
     props = _properties(properties)
-    body = await spool(request, platform.settings.upload_size_limit)
+    data = await _received(
+        request,
+        platform.settings.upload_size_limit,
+        lambda body: read_stream(pa.PythonFile(body, mode="r"), None, "rows to upsert"),
+    )
 
     def write() -> int:
-        with body:
-            data = read_stream(body, None, "rows to upsert")
         missing = [k for k in keys if k not in data.schema.names]
         if missing:
             raise InvalidArgumentError(
@@ -286,14 +292,12 @@ async def write_snapshot(
 ) -> Response:
     """Store the rows of an Arrow stream as a Parquet snapshot at ``path``."""
     path = snapshot_path(project, path, staged=True)
-    body = await spool(request, platform.settings.upload_size_limit)
-
-    def write() -> None:
-        with body:
-            data = read_stream(body, None, "snapshot rows")
-        stores.offline.write_file(path, data)
-
-    await anyio.to_thread.run_sync(write)
+    data = await _received(
+        request,
+        platform.settings.upload_size_limit,
+        lambda body: read_stream(pa.PythonFile(body, mode="r"), None, "snapshot rows"),
+    )
+    await anyio.to_thread.run_sync(stores.offline.write_file, path, data)
     return Response(status_code=204)
 
 
@@ -331,6 +335,105 @@ def move_snapshot(
         snapshot_path(project, source, staged=True), snapshot_path(project, target, staged=False)
     )
     return Response(status_code=204)
+
+
+T = TypeVar("T")
+UPLOAD_CHUNKS_AHEAD = 64
+"""Chunks of an upload received ahead of the thread reading them (the socket's are ~64 KiB)."""
+
+
+async def _received(request: Request, limit: int, read: Callable[[_Upload], T]) -> T:
+    """What ``read`` makes of the request's body, which it reads in a worker thread as the
+    body arrives (nothing spooled to disk and read again); 413 once the body passes ``limit``
+    bytes. A body ``read`` refuses is still received whole, so the client reads the answer."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"upload over {limit} bytes (max_upload_bytes)")
+    send, receive = anyio.create_memory_object_stream[bytes](UPLOAD_CHUNKS_AHEAD)
+    failed: list[Exception] = []
+
+    async def pump() -> None:
+        size = 0
+        with send:
+            try:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise HTTPException(413, f"upload over {limit} bytes (max_upload_bytes)")
+                    if chunk:
+                        await send.send(chunk)
+            except Exception as exc:  # the upload's end: the reader sees a cut-off stream
+                failed.append(exc)
+
+    def run() -> T:
+        body = _Upload(receive)
+        try:
+            return read(body)
+        finally:
+            body.drain()
+
+    refused: Exception | None = None
+    with receive:
+        async with anyio.create_task_group() as group:
+            group.start_soon(pump)
+            try:
+                found = await anyio.to_thread.run_sync(run)
+            except Exception as exc:  # raised below: the task group would wrap it in a group
+                refused = exc
+    if failed:  # a 413 or a lost client, not the cut-off stream it left
+        raise failed[0] from None
+    if refused is not None:
+        raise refused
+    return found
+
+
+class _Upload:
+    """The body of an upload as a file a worker thread reads, each chunk as it arrives."""
+
+    def __init__(self, chunks: MemoryObjectReceiveStream[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+        self.closed = False
+
+    def readable(self) -> bool:
+        """Yes."""
+        return True
+
+    def seekable(self) -> bool:
+        """No: read once, in order."""
+        return False
+
+    def read(self, size: int = -1) -> bytes:
+        """The next ``size`` bytes (all the rest when negative); fewer only at the end."""
+        parts: list[memoryview] = []
+        have = 0
+        while size < 0 or have < size:
+            if not self._pending:
+                chunk = self._next()
+                if chunk is None:
+                    break
+                self._pending = memoryview(chunk)
+            part = self._pending if size < 0 else self._pending[: size - have]
+            parts.append(part)
+            have += len(part)
+            self._pending = self._pending[len(part) :]
+        return b"".join(parts)
+
+    def drain(self) -> None:
+        """Receive and drop the rest of the body."""
+        while self._next() is not None:
+            pass
+        self._pending = memoryview(b"")
+
+    def close(self) -> None:
+        """Nothing to release: the body's end is the sender's."""
+        self.closed = True
+
+    def _next(self) -> bytes | None:
+        try:
+            return anyio.from_thread.run(self._chunks.receive)
+        except anyio.EndOfStream:
+            return None
 
 
 def _name(table: str, path: str) -> str:
