@@ -256,9 +256,12 @@ def connect(
 def _open_metadata(settings: Settings, project: str, create: bool) -> MetadataStore:
     """The metadata store; unless ``create``, only when it and the project exist already."""
     if settings.url:
-        # Projects are made on the server by an admin: one the key may not use is refused
-        # there on first use (403), with or without ``create``.
-        return RemoteMetadataStore(ServerClient(settings.url, settings.api_key or None))
+        # Projects are made on the server by an admin: with ``create``, one the key may not
+        # use is refused there on first use (403); without, here, as one that does not exist.
+        remote = RemoteMetadataStore(ServerClient(settings.url, settings.api_key or None))
+        if not create:
+            _require_project(remote, project, f"on {settings.url} (or your key may not use it)")
+        return remote
     if create:
         return open_metadata_store(settings.metadata_url)
     how = "run `fti demo`, or fti.connect() and create a feature group in Python"
@@ -266,12 +269,22 @@ def _open_metadata(settings: Settings, project: str, create: bool) -> MetadataSt
         store = open_metadata_store(settings.metadata_url, create=False)
     except NotFoundError as exc:
         raise NotFoundError(f"no fti project here: {exc} (home {settings.home}); {how}") from exc
-    projects = store.projects()
+    _require_project(store, project, f"in {settings.home}")
+    return store
+
+
+def _require_project(store: MetadataStore, project: str, where: str) -> None:
+    """NotFoundError listing the projects ``store`` shows, unless ``project`` is one of them
+    (the store is closed then)."""
+    try:
+        projects = store.projects()
+    except BaseException:
+        store.close()
+        raise
     if project not in projects:
         store.close()
         there = f"projects there: {', '.join(projects)}" if projects else "it has no projects yet"
         raise NotFoundError(
-            f"project {project!r} does not exist in {settings.home}; {there} "
+            f"project {project!r} does not exist {where}; {there} "
             "(choose one with --project or FTI_PROJECT)"
         )
-    return store

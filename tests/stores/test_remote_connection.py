@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import fti
 from fti.cli.main import app
-from fti.errors import PermissionDeniedError, StoreError, UnauthenticatedError
+from fti.errors import NotFoundError, PermissionDeniedError, StoreError, UnauthenticatedError
 from fti.server.platform.deps import Platform
 from support.remote_stores import LiveServer, server_settings
 
@@ -99,6 +99,22 @@ def test_a_missing_or_wrong_key_is_unauthenticated_and_never_shown(
         shown = [repr(project), repr(project.settings), str(refused.value), caplog.text]
         shown += [repr(project.metadata_store), repr(project.online_store)]
     assert not [text for text in shown if wrong in text or keys["olga"] in text]
+
+
+def test_opening_without_create_needs_a_project_the_key_may_use(
+    team: tuple[str, dict[str, str]],
+) -> None:
+    url, keys = team
+    with fti.connect(url, "p", api_key=keys["vera"], create=False) as viewer:
+        assert viewer.model_registry.list_models() is not None
+
+    # As embedded (tests/cli/test_context.py): NotFoundError listing the projects there are,
+    # those the key may use.
+    for who, project, listed in [("eddie", "nope", "p"), ("otto", "p", "q")]:
+        with pytest.raises(
+            NotFoundError, match=rf"project '{project}' does not exist .*projects there: {listed} "
+        ):
+            fti.connect(url, project, api_key=keys[who], create=False)
 
 
 def test_an_unreachable_server_is_a_store_error_naming_it(tmp_path: Path) -> None:

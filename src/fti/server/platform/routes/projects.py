@@ -26,19 +26,29 @@ def list_projects(
     platform: PlatformDep,
     principal: Annotated[Principal, Depends(requires(Access.AUTHENTICATED))],
 ) -> list[ProjectOut]:
-    """The projects the caller may use: all of them for an admin, else the user's (only the
-    key's project when the key is limited to one)."""
+    """The projects the caller may use: all of them for an admin, those no one registered but
+    holding data too (an admin, or every caller of a server without keys, makes a project by
+    writing to it), else the user's; only the key's project when the key is limited to one."""
     roles = {m.project: m.role for m in platform.accounts.memberships(principal.user)}
-    return [
+    registered = platform.accounts.projects()
+    listed = [
         ProjectOut(
             name=p.name,
             created_by=p.created_by,
             created_at=p.created_at,
             role=role_name(roles.get(p.name)),
         )
-        for p in platform.accounts.projects()
+        for p in registered
         if (principal.is_admin or p.name in roles) and principal.project in (None, p.name)
     ]
+    if principal.is_admin:
+        known = {p.name for p in registered}
+        listed += [
+            ProjectOut(name=name, created_by=None, created_at=None)
+            for name in platform.metadata.projects()
+            if name not in known and principal.project in (None, name)
+        ]
+    return sorted(listed, key=lambda p: p.name)
 
 
 @router.post("", status_code=201, responses=error_responses(404, 409))

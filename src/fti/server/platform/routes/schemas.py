@@ -76,11 +76,12 @@ class UserUpdate(Strict):
 
 
 class ProjectOut(BaseModel):
-    """A project, with the caller's role in it (null for an admin who is not a member)."""
+    """A project, with the caller's role in it (null for an admin who is not a member); made
+    by nobody at no time when no one registered it (an admin wrote to it)."""
 
     name: str
     created_by: str | None
-    created_at: datetime
+    created_at: datetime | None
     role: RoleName | None = None
 
 
