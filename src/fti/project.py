@@ -226,7 +226,8 @@ def connect(
     (default ``"7d"``) and runs after every ``offline_maintenance_interval``-th commit of a
     group (default ``"20"``; ``"0"``: only ``fti maintenance``).
     With ``create=False`` nothing is created: NotFoundError when the home or the project does
-    not exist (the message lists the projects there are).
+    not exist (the message lists the projects there are; through a server, those the key may
+    use).
     """
     if isinstance(home, str) and home.startswith(("http://", "https://")):
         home, url = None, url or home
