@@ -28,9 +28,10 @@ insert
     ``fg.insert`` on the local engine and on the ray engine (automatic partitions) into two
     groups (online on SQLite, statistics on), alternately: a first insert of ``--insert-rows``
     rows (a pandas frame, cut into Arrow blocks), then an upsert of half as many, most of them
-    replacing stored rows (same key and event time, a new value); after a small warm-up insert
-    on each. One run; the times, the ratios, and the two tables compared (rows, updated rows,
-    the sum of the replaced values).
+    replacing stored rows (same key and event time, a new value), then the first insert again
+    into two groups without statistics; after a small warm-up insert on each. One run; the
+    times, the ratios, and the two tables compared (rows, updated rows, the sum of the
+    replaced values).
 scaling
     From the memory run's task timings (Ray's task events): the work per partition and the
     driver's serial part (planning, the final sort, the Parquet write and digest), and the
@@ -628,10 +629,25 @@ def inserts(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         project.feature_store.create_feature_group(
             f"warm_{engine}", primary_key=["user_id"], event_time="ts", features=fti_features()
         ).insert(warm, engine=engine)
+    # The same first insert into groups without statistics: the statistics' share.
+    plain = {
+        engine: project.feature_store.create_feature_group(
+            f"plain_{engine}",
+            primary_key=["user_id"],
+            event_time="ts",
+            features=fti_features(),
+            statistics=False,
+        )
+        for engine in ("local", "ray")
+    }
     steps: dict[str, dict[str, Any]] = {}
-    for step, data in (("insert", first), ("upsert", upsert)):
+    for step, data, pair in (
+        ("insert", first, groups),
+        ("upsert", upsert, groups),
+        ("insert, no statistics", first, plain),
+    ):
         row: dict[str, Any] = {"rows": len(data)}
-        for engine, group in groups.items():
+        for engine, group in pair.items():
             start = time.perf_counter()
             commit = group.insert(data, engine=engine)
             row[f"{engine}_seconds"] = time.perf_counter() - start

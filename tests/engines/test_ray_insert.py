@@ -270,3 +270,23 @@ def test_an_insert_whose_workers_keep_dying_is_an_engine_error_and_commits_nothi
     assert [c.id for c in fg.commits()] == [0]
     pd.testing.assert_frame_equal(fg.read(), before)
     assert table_files(project, fg) == files
+
+
+def test_a_group_without_event_time_upserts_on_its_key(project: fti.Project) -> None:
+    groups = [
+        project.feature_store.create_feature_group(name, primary_key=["id"], online_enabled=True)
+        for name in ("local", "ray")
+    ]
+    for seed in (41, 42):
+        data = batch(seed, 200, 50).drop(columns=["ts"])
+        for fg, engine in zip(groups, ("local", "ray"), strict=True):
+            fg.insert(data, engine=engine)
+    local, ray = (fg.read().sort_values("id").reset_index(drop=True) for fg in groups)
+    pd.testing.assert_frame_equal(local, ray)
+    assert [c.rows_updated for c in groups[0].commits()] == [
+        c.rows_updated for c in groups[1].commits()
+    ]
+    keys = [{"id": k} for k in range(50)]
+    assert groups[0].read_online(keys, return_type="list") == groups[1].read_online(
+        keys, return_type="list"
+    )
