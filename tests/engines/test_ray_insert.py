@@ -24,7 +24,7 @@ import pytest
 
 import fti
 from fti.engines.ray import RayEngine
-from fti.errors import DataValidationError, EngineError, SchemaError
+from fti.errors import DataValidationError, EngineError, SchemaError, StoreError
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
 
@@ -290,3 +290,66 @@ def test_a_group_without_event_time_upserts_on_its_key(project: fti.Project) -> 
     assert groups[0].read_online(keys, return_type="list") == groups[1].read_online(
         keys, return_type="list"
     )
+
+
+def racing_commits(
+    monkeypatch: pytest.MonkeyPatch, fg: fti.FeatureGroup, batches: list[pd.DataFrame]
+) -> list[int]:
+    """Before each of the ray insert's commits, another writer (a local insert of the next of
+    ``batches``) commits first; returns the list of commit attempts, which grows."""
+    from fti.engines import ray_insert
+
+    real = ray_insert.commit_files
+    attempts: list[int] = []
+
+    def racing(*args: Any, **kwargs: Any) -> int:
+        if len(attempts) < len(batches):
+            fg.insert(batches[len(attempts)], engine="local")
+        attempts.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ray_insert, "commit_files", racing)
+    return attempts
+
+
+def test_a_commit_lost_to_another_writer_is_planned_again(
+    project: fti.Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, other, mine = batch(51, 300, 40), batch(52, 200, 40), batch(53, 300, 40)
+    reference = create(project, "reference")
+    for data in (first, other, mine):
+        reference.insert(data, engine="local")
+    fg = create(project, "g")
+    fg.insert(first, engine="local")
+    attempts = racing_commits(monkeypatch, fg, [other])
+
+    fg.insert(mine, engine="ray")
+
+    assert len(attempts) == 2
+    order = ["id", "ts"]
+    pd.testing.assert_frame_equal(
+        reference.read().sort_values(order).reset_index(drop=True),
+        fg.read().sort_values(order).reset_index(drop=True),
+    )
+    keys = [{"id": k} for k in range(40)]
+    assert reference.read_online(keys, return_type="list") == fg.read_online(
+        keys, return_type="list"
+    )
+
+
+def test_an_insert_that_never_wins_its_commit_deletes_its_files(
+    project: fti.Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fti.engines import ray_insert
+
+    fg = create(project, "g")
+    fg.insert(batch(54, 100, 40), engine="local")
+    monkeypatch.setattr(ray_insert, "COMMIT_ATTEMPTS", 3)
+    racing_commits(monkeypatch, fg, [batch(55 + i, 50, 40) for i in range(3)])
+
+    with pytest.raises(StoreError, match="other writers committed first"):
+        fg.insert(batch(60, 300, 40), engine="ray")
+
+    assert len(fg.commits()) == 4  # the other writer's
+    # delta-rs names its files *.snappy.parquet; none of the ray insert's is left.
+    assert all(name.endswith(".snappy.parquet") for name in table_files(project, fg))
