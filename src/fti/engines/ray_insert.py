@@ -21,7 +21,10 @@ committed by the driver in one Delta transaction, with a local insert's outcome.
 
 A row with the primary key and event time of a stored row replaces it, as the local MERGE does.
 A job that fails (an fti error of a task as itself, a dead worker after Ray's retries as an
-EngineError) deletes the files it wrote: they never were part of the table.
+EngineError) deletes the files it wrote: they never were part of the table (but for a commit
+that failed in a way that may have landed: its files stay, ADR 0017). Expectations are checked
+per partition: exact for checks of single rows and of the primary key; one judging the whole
+batch (``unique`` on other columns, a column's mean) judges each partition instead.
 """
 
 from __future__ import annotations
