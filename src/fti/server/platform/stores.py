@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 UPLOADS = re.compile(
     r"/api/v1/projects/[^/]+/(online/[^/]+/rows|artifacts/tree|offline/(upsert|snapshot))"
 )
-"""The paths of uploads: their routes spool the body under ``max_upload_bytes``, so the JSON
-body limit does not apply to them."""
+"""The paths of uploads: their routes read the body under ``max_upload_bytes`` (spooled, or as
+it arrives), so the JSON body limit does not apply to them."""
 DOCUMENTS = re.compile(r"/api/v1/projects/[^/]+/entities/[^/]+(/[^/]+/[^/]+(/records)?)?")
 """The paths that write entity bodies and records: statistics of a wide group pass 1 MiB."""
 MAX_DOCUMENT_BYTES = 64 * 2**20
