@@ -88,8 +88,8 @@ class Settings:
     max_upload_bytes: str = DEFAULT_MAX_UPLOAD_BYTES
     """The largest upload (rows, a model's files) ``fti server`` accepts in one request."""
     engine: str = DEFAULT_ENGINE
-    """Where training and batch data are computed: ``"local"`` (DuckDB in this process) or
-    ``"ray"`` (a Ray cluster; the extra ``fti[ray]``)."""
+    """Where inserts, training and batch data are computed: ``"local"`` (this process, DuckDB)
+    or ``"ray"`` (a Ray cluster; the extra ``fti[ray]``)."""
     ray_address: str = ""
     """The Ray cluster of the ray engine (``ray://head:10001``, ``auto``); empty: the one this
     process is connected to, else ``$RAY_ADDRESS``, else a new one on this machine."""
