@@ -136,7 +136,9 @@ class InferenceLog:
     def _write(self, batch: list[dict[str, Any]]) -> None:
         frame = pd.DataFrame(batch).reindex(columns=self._columns)
         try:
-            self.group.insert(frame)
+            # In this process whatever the connection's engine: the log's batches are small,
+            # and a serving process must not wait on a cluster.
+            self.group.insert(frame, engine="local")
             self.written += len(batch)
         except (FtiError, OSError) as exc:
             # The request path must never fail because the log could not be written.
