@@ -38,16 +38,30 @@ def ray_cluster(s3_endpoint: str) -> Iterator[Any]:
     """This process connected to a two-node local Ray cluster, for one test module (Ray's
     threads in this process end with it, before other files of the same worker run)."""
     ray = import_ray()
-    from ray.cluster_utils import Cluster
-
-    cluster = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
+    cluster = _start_cluster()
     try:
-        cluster.add_node(**NODE)
         ray.init(address=cluster.address, log_to_driver=False)
         yield cluster
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+def _start_cluster(attempts: int = 3) -> Any:
+    """A head and a worker node, started again when a node did not register in time: Ray
+    waits a fixed 30 s for a raylet, which a loaded 2-core machine has been seen to exceed."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster()
+    try:
+        cluster.add_node(**NODE, include_dashboard=False)
+        cluster.add_node(**NODE)
+    except Exception as exc:
+        cluster.shutdown()
+        if attempts == 1 or "timed out during startup" not in str(exc):
+            raise
+        return _start_cluster(attempts - 1)
+    return cluster
 
 
 @pytest.fixture
