@@ -114,6 +114,9 @@ def local_files(home: Path) -> list[str]:
 
 
 @pytest.mark.slow
+# Whole pipelines in subprocesses: their own timeouts bound it, not the suite's 300 s
+# (under a load of 18 it took 300 s).
+@pytest.mark.timeout(900)
 def test_three_machines_sharing_urls_get_the_embedded_results(
     tmp_path: Path, s3_url: str, postgres_url: str, redis_url: str
 ) -> None:
