@@ -3,29 +3,45 @@
 :func:`statistics_on_ray` gives what :func:`~fti.feature_store.statistics.compute_statistics`
 gives for the concatenation of the partitions, without bringing the rows to the driver:
 
-1. one summary task per partition: the scalar aggregates of the local statistics' own query
-   (:func:`~fti.feature_store.statistics.scalar_summaries`), and each column's distinct
-   values (strings: with their row counts), split by a hash of the value into buckets;
-2. the driver merges the scalars: counts, null, NaN and inf counts are sums; min and max are
+1. one task per partition counts its rows, and the driver decides, as the local statistics
+   do of the whole table, whether non-string distinct counts are exact (up to
+   :data:`~fti.feature_store.statistics.EXACT_DISTINCT_ROWS` rows in all) or estimates;
+2. one summary task per partition: the scalar aggregates of the local statistics' own query
+   (:func:`~fti.feature_store.statistics.scalar_summaries`); the distinct values of each
+   column counted exactly (strings always: with their row counts), split by a hash of the
+   value into buckets; and, where the count is an estimate, an HLL sketch of each non-string
+   column (Apache DataSketches);
+3. the driver merges the scalars: counts, null, NaN and inf counts are sums; min and max are
    the least and greatest of the partitions'; mean and standard deviation are merged by
    Chan et al.'s parallel algorithm from each partition's count, mean and sum of squared
    deviations;
-3. one histogram task per partition counts its values into the bins of the whole table's
+4. one histogram task per partition counts its values into the bins of the whole table's
    range (:func:`~fti.feature_store.statistics.histogram_counts`, the local binning), and
    one task per bucket merges the buckets' values: every value is in exactly one bucket, so
    the distinct count is the sum of the buckets' and the top values are the best of the
    buckets' top values;
-4. the driver adds up the bins, the distinct counts and picks the top values.
+5. the driver adds up the bins and the buckets' distinct counts, picks the top values, and
+   takes the union of the partitions' sketches of each column.
 
 What equals the local result: count, null_count, nan_count, inf_count, min, max, histogram
 (edges and counts), top_values (ties by value), and distinct_count wherever the local one is
 exact. Mean and stddev are merged in floating point and may differ from the local ones in the
 last bits (the tests hold them within 1e-12 of the local values, relative to the column's
-magnitude). Distinct counts are always exact here (``distinct_approximate`` is False): above
-:data:`~fti.feature_store.statistics.EXACT_DISTINCT_ROWS` rows the local one is DuckDB's
-HyperLogLog estimate, so the two differ by that estimate's error, which this path does not
-have. The price is a shuffle of every column's distinct values, which the buckets spread over
-the cluster.
+magnitude).
+
+Where the local distinct count is an estimate (a non-string column of a table of more than
+``EXACT_DISTINCT_ROWS`` rows: DuckDB's HyperLogLog), this one is too, with
+``distinct_approximate`` True and capped at the non-null count as locally, but from another
+sketch: DuckDB does not export its sketch's state, so partitions' DuckDB estimates cannot be
+merged. Each partition builds an HLL sketch of the column with ``lg_k`` =
+:data:`DISTINCT_SKETCH_LG_K` (2^14 registers) and the driver merges them (a union, which
+loses nothing: it equals the sketch of all rows). Its relative standard error is
+1.04 / sqrt(2^14) = 0.81 %; the estimate lies within 2.44 % of the true distinct count
+(three standard errors) with probability about 99.7 %, and closer on small counts, where the
+sketch still lists its values' hashes. The local estimate and this one differ by both
+estimates' errors (DuckDB's was 1.8-2.1 % off at 10M rows). Values are hashed as DuckDB
+compares them: 0.0 and -0.0 are one value, so are all NaNs (the exact counts go by the
+values' bits, as Arrow's, the local exact count).
 
 :func:`drift_on_ray` gives what :func:`~fti.monitoring.drift.compute_drift` gives for a
 reference in this process (a training dataset, as monitors read it) and a current window
@@ -42,6 +58,7 @@ must fit in the driver's and a worker's memory; the window need not.
 
 from __future__ import annotations
 
+import collections
 import math
 import threading
 from collections.abc import Mapping, Sequence
@@ -55,6 +72,7 @@ from fti import duckdb_database
 from fti.dependencies import import_optional
 from fti.engines.ray import MAX_RETRIES, gather
 from fti.errors import InvalidArgumentError, SchemaError
+from fti.feature_store import statistics as local_statistics
 from fti.feature_store.statistics import (
     FTI_TYPES,
     TOP_VALUES,
@@ -75,7 +93,11 @@ from fti.monitoring.drift import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["drift_on_ray", "statistics_on_ray"]
+__all__ = ["DISTINCT_SKETCH_LG_K", "drift_on_ray", "statistics_on_ray"]
+
+DISTINCT_SKETCH_LG_K = 14
+"""log2 of the registers of the HLL sketches that estimate distinct counts on Ray: a relative
+standard error of 0.81 %, 2.44 % at three standard errors (about 99.7 %); 16 KiB a sketch."""
 
 _NUMBERS = frozenset({"int32", "int64", "float32", "float64"})
 _LISTS = frozenset({"list<float32>", "list<float64>"})
@@ -110,9 +132,16 @@ def statistics_on_ray(
         raise InvalidArgumentError(f"buckets must be an integer >= 0, got {buckets!r}")
     types = dict(types)
     remote = _remote(ray)
+    rows = sum(gather(ray, [remote["rows"].remote(ref) for ref in refs]))
+    # Read at call time, as compute_statistics reads it.
+    sketched = rows > local_statistics.EXACT_DISTINCT_ROWS
+    exact = {
+        name: t for name, t in types.items() if t not in _LISTS and (t == "string" or not sketched)
+    }
     count = buckets or max(1, int(ray.cluster_resources().get("CPU", 1)))
     outputs = [
-        remote["summarize"].options(num_returns=count + 1).remote(ref, types, count) for ref in refs
+        remote["summarize"].options(num_returns=count + 1).remote(ref, types, count, sketched)
+        for ref in refs
     ]
     summaries = gather(ray, [output[0] for output in outputs])
     merged = _merge_scalars(types, summaries)
@@ -128,7 +157,7 @@ def statistics_on_ray(
         [remote["histogram"].remote(ref, numeric, ranges) for ref in refs] if ranges else []
     )
     bucket_refs = [
-        remote["bucket"].remote(types, *(output[1 + b] for output in outputs)) for b in range(count)
+        remote["bucket"].remote(exact, *(output[1 + b] for output in outputs)) for b in range(count)
     ]
     results = gather(ray, [*histogram_refs, *bucket_refs])
     split = len(histogram_refs)
@@ -181,6 +210,7 @@ def _remote(ray: Any) -> dict[str, Any]:
         if not _REMOTE:
             options = ray.remote(max_retries=MAX_RETRIES)
             _REMOTE.update(
+                rows=options(_rows),
                 summarize=options(_summarize),
                 histogram=options(histogram_counts),
                 bucket=options(_merge_bucket),
@@ -193,18 +223,28 @@ def _remote(ray: Any) -> dict[str, Any]:
 # Workers ------------------------------------------------------------------------------------
 
 
-def _summarize(table: pa.Table, types: dict[str, str], buckets: int) -> list[Any]:
-    """A partition's summary, then its distinct values of each column in ``buckets`` parts:
-    ``[summary, part_0, ..., part_{buckets-1}]``, a part mapping a column to an Arrow array
-    of distinct values (strings: a table of ``value`` and its row count ``n``)."""
+def _rows(table: pa.Table) -> int:
+    return int(table.num_rows)
+
+
+def _summarize(table: pa.Table, types: dict[str, str], buckets: int, sketched: bool) -> list[Any]:
+    """A partition's summary, then its distinct values of each column counted exactly in
+    ``buckets`` parts: ``[summary, part_0, ..., part_{buckets-1}]``, a part mapping a column
+    to an Arrow array of distinct values (strings: a table of ``value`` and its row count
+    ``n``). With ``sketched``, non-string columns are not in the parts but sketched in the
+    summary's ``sketches`` (see :func:`_sketch`)."""
     summary: dict[str, Any] = {
         "rows": table.num_rows,
         "scalars": scalar_summaries(table, types),
         "strings": {},
+        "sketches": {},
     }
     parts: list[dict[str, Any]] = [{} for _ in range(buckets)]
     for name, fti_type in types.items():
         if fti_type in _LISTS:
+            continue
+        if fti_type != "string" and sketched:
+            summary["sketches"][name] = _sketch(table.column(name))
             continue
         if fti_type == "string":
             counts, hashes = _string_counts(table, name, buckets)
@@ -234,32 +274,58 @@ def _string_counts(table: pa.Table, name: str, buckets: int) -> tuple[pa.Table, 
     return found.select(["value", "n"]), found.column("bucket").combine_chunks()
 
 
-def _bucket_keys(values: pa.Array, buckets: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+def _sketch(column: pa.ChunkedArray) -> bytes:
+    """The serialized HLL sketch of the column's distinct non-null values, each hashed as its
+    64 bits with floats made equal where DuckDB's HyperLogLog (the local estimate) finds
+    them equal, so that a value hashes alike on every worker."""
+    datasketches: Any = import_optional("datasketches", "ray")
+    sketch = datasketches.hll_sketch(DISTINCT_SKETCH_LG_K)
+    # Arrow's unique is cheaper than the sketch's one Python call per value it saves.
+    bits = _bits(pc.unique(column).drop_null(), like_duckdb=True)
+    # The sketch takes one value a call; a zero-length deque drives map's calls without a
+    # Python loop (about half the time of one).
+    collections.deque(map(sketch.update, bits.view(np.int64).tolist()), maxlen=0)
+    return bytes(sketch.serialize_compact())
+
+
+def _bucket_keys(values: pa.Array, buckets: int) -> np.ndarray[Any, np.dtype[np.uint64]]:
     """Each value's bucket, from its bits: Arrow counts distinct values by their bits (0.0
     and -0.0 are two values, so are NaNs of different payloads), so equal bits, one bucket."""
+    bits = _bits(values)
+    return ((bits * _GOLDEN) >> np.uint64(32)) % np.uint64(buckets)
+
+
+def _bits(values: pa.Array, *, like_duckdb: bool = False) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """Each non-null value's bits as 64 bits, distinct for distinct values of the array's
+    type. With ``like_duckdb``, floats are widened to float64 and 0.0 and -0.0, and all
+    NaNs, get the same bits: DuckDB counts each as one value."""
     arrow_type = values.type
+    bits: np.ndarray[Any, np.dtype[np.uint64]]
     if pa.types.is_boolean(arrow_type):
         bits = values.cast(pa.uint8()).to_numpy().astype(np.uint64)
     elif pa.types.is_date32(arrow_type):
         bits = values.view(pa.int32()).to_numpy().astype(np.int64).view(np.uint64)
     elif pa.types.is_date64(arrow_type) or pa.types.is_timestamp(arrow_type):
         bits = values.view(pa.int64()).to_numpy().view(np.uint64)
+    elif pa.types.is_floating(arrow_type) and like_duckdb:
+        array = values.to_numpy(zero_copy_only=False).astype(np.float64)
+        # -0.0 + 0.0 is 0.0; np.nan is one NaN.
+        bits = np.where(np.isnan(array), np.nan, array + 0.0).view(np.uint64)
     elif pa.types.is_floating(arrow_type):
         array = values.to_numpy(zero_copy_only=False)
         width = {2: np.uint16, 4: np.uint32, 8: np.uint64}[array.dtype.itemsize]
         bits = array.view(width).astype(np.uint64)
     else:  # integers of any width and sign: a wrapping cast keeps them apart
         bits = values.to_numpy().astype(np.int64).view(np.uint64)
-    return ((bits * _GOLDEN) >> np.uint64(32)) % np.uint64(buckets)  # type: ignore[no-any-return]
+    return bits
 
 
 def _merge_bucket(types: dict[str, str], *parts: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """One bucket's values of every partition, merged: per column the distinct count and, for
-    strings, min, max and the top values (every value of the bucket is only here)."""
+    """One bucket's values of every partition, merged: per column of ``types`` the distinct
+    count and, for strings, min, max and the top values (every value of the bucket is only
+    here)."""
     merged: dict[str, dict[str, Any]] = {}
     for name, fti_type in types.items():
-        if fti_type in _LISTS:
-            continue
         pieces = [part[name] for part in parts]
         if fti_type != "string":
             values = pa.chunked_array(pieces) if pieces else pa.chunked_array([], pa.null())
@@ -362,8 +428,12 @@ def _finish(
     rows = sum(int(s["rows"]) for s in summaries)
     results = {}
     for name, fti_type in types.items():
-        found = [b[name] for b in buckets] if fti_type not in _LISTS else []
+        found = [b[name] for b in buckets if name in b]
         distinct = sum(int(f["distinct"]) for f in found) if fti_type not in _LISTS else None
+        sketches = [s["sketches"][name] for s in summaries if name in s["sketches"]]
+        if sketches:
+            non_null = rows - int(merged[name]["null_count"])
+            distinct = _union_estimate(sketches, non_null)
         if fti_type == "string":
             lows = [f["min"] for f in found if f["min"] is not None]
             highs = [f["max"] for f in found if f["max"] is not None]
@@ -399,6 +469,17 @@ def _finish(
             mean=scalars.get("mean"),
             stddev=scalars.get("stddev"),
             distinct_count=distinct,
+            distinct_approximate=bool(sketches),
             histogram=bins,
         )
     return results
+
+
+def _union_estimate(sketches: Sequence[bytes], non_null: int) -> int:
+    """The distinct count estimated by the union of the partitions' serialized sketches."""
+    datasketches: Any = import_optional("datasketches", "ray")
+    union = datasketches.hll_union(DISTINCT_SKETCH_LG_K)
+    for image in sketches:
+        union.update(datasketches.hll_sketch.deserialize(image))
+    # As the local estimate: HyperLogLog can overshoot on small or repetitive columns.
+    return min(round(float(union.get_estimate())), non_null)
