@@ -227,7 +227,8 @@ def insert(engine: RayEngine, fg: FeatureGroup, data: Any) -> Commit | None:
 def _statistics(fg: FeatureGroup, spec: GroupSpec, refs: Sequence[Any]) -> dict[str, Any] | None:
     """The statistics of the checked rows (the partitions' tables), summarized on the workers
     and merged here: :func:`~fti.engines.ray_statistics.statistics_on_ray`, equal to a local
-    insert's (mean and stddev to the last few bits, distinct counts exact)."""
+    insert's (mean and stddev to the last few bits; distinct counts exact, or a merged sketch
+    where the local ones are estimates)."""
     if not fg.statistics_enabled:
         return None
     return statistics_on_ray(list(refs), {f.name: f.type for f in spec.features})
