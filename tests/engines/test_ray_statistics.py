@@ -2,7 +2,8 @@
 equal the local statistics of the whole table and the local drift of the whole window (means
 within a tight tolerance), on adversarial random data: nulls, NaN and infinities, all-null and
 constant columns, empty and one-row partitions, strings whose counts tie at the top-values cut,
-ties between the windows' values, dates, timestamps, bools, lists."""
+ties between the windows' values, dates, timestamps, bools, lists. Beyond the local exact
+distinct counts' rows, the merged sketches' estimates lie within their stated bound."""
 
 from __future__ import annotations
 

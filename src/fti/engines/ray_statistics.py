@@ -34,11 +34,11 @@ Where the local distinct count is an estimate (a non-string column of a table of
 ``distinct_approximate`` True and capped at the non-null count as locally, but from another
 sketch: DuckDB does not export its sketch's state, so partitions' DuckDB estimates cannot be
 merged. Each partition builds an HLL sketch of the column with ``lg_k`` =
-:data:`DISTINCT_SKETCH_LG_K` (2^14 registers) and the driver merges them (a union, which
-loses nothing: it equals the sketch of all rows). Its relative standard error is
-1.04 / sqrt(2^14) = 0.81 %; the estimate lies within 2.44 % of the true distinct count
-(three standard errors) with probability about 99.7 %, and closer on small counts, where the
-sketch still lists its values' hashes. The local estimate and this one differ by both
+:data:`DISTINCT_SKETCH_LG_K` (2^14 registers) and the driver merges them (a union: the
+registers of one sketch of all the rows, whatever the partitioning). Its relative standard
+error is 1.04 / sqrt(2^14) = 0.81 %; the estimate lies within 2.44 % of the true distinct
+count (three standard errors) with probability about 99.7 %, and closer on small counts,
+where the sketch still lists its values' hashes. The local estimate and this one differ by both
 estimates' errors (DuckDB's was 1.8-2.1 % off at 10M rows). Values are hashed as DuckDB
 compares them: 0.0 and -0.0 are one value, so are all NaNs (the exact counts go by the
 values' bits, as Arrow's, the local exact count).
