@@ -106,7 +106,9 @@ def test_opening_without_create_needs_a_project_the_key_may_use(
 ) -> None:
     url, keys = team
     with fti.connect(url, "p", api_key=keys["vera"], create=False) as viewer:
-        assert viewer.model_registry.list_models() is not None
+        # Opened, and the viewer's key reads p (an error would fail the test).
+        assert viewer.name == "p"
+        viewer.model_registry.list_models()
 
     # As embedded (tests/cli/test_context.py): NotFoundError listing the projects there are,
     # those the key may use.
