@@ -265,8 +265,11 @@ def test_naive_timestamps_are_taken_as_utc_with_a_warning(
 ) -> None:
     with pytest.warns(
         fti.NaiveTimestampWarning, match=r"'t' of .*naive timestamps: fti took them as UTC"
-    ):
+    ) as record:
         fg.insert(make())
+
+    # Shown at the caller's line, not inside fti.
+    assert [w.filename for w in record] == [__file__]
 
     assert fg.read()["t"].tolist() == [pd.Timestamp("2024-01-01 12:00", tz="UTC")]
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import math
 import uuid
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,7 +44,7 @@ import pyarrow.compute as pc
 from fti import duckdb_database
 from fti.engines.ray import _cpus, _q, _store
 from fti.engines.ray_statistics import statistics_on_ray
-from fti.errors import ConfigError, NaiveTimestampWarning, StoreError
+from fti.errors import ConfigError, StoreError
 from fti.feature_store import maintenance
 from fti.feature_store.ingest import (
     Commit,
@@ -57,6 +56,7 @@ from fti.feature_store.ingest import (
     online_table,
     replay_online,
     rows_of,
+    warn_naive,
     write_online,
 )
 from fti.feature_store.on_demand import OnDemandFeature
@@ -148,7 +148,8 @@ def insert(engine: RayEngine, fg: FeatureGroup, data: Any) -> Commit | None:
     if features is None:
         features = infer_features(add_on_demand(fg, head))
         fg._check_features(features)
-    _warn_naive(fg, naive_timestamp_columns(add_on_demand(fg, head), features))
+    # 4: the caller of FeatureGroup.insert (through RayEngine.insert).
+    warn_naive(fg, naive_timestamp_columns(add_on_demand(fg, head), features), stacklevel=4)
     spec = GroupSpec(
         features,
         fg.primary_key,
@@ -342,18 +343,6 @@ def _blocks(ray: Any, data: Any) -> tuple[list[Any], pa.Table]:
 
 def _empty(block: pa.Table) -> pa.Table:
     return to_arrow(block).slice(0, 0)
-
-
-def _warn_naive(fg: FeatureGroup, naive: list[str]) -> None:
-    if naive:
-        warnings.warn(
-            NaiveTimestampWarning(
-                f"column(s) {', '.join(map(repr, naive))} of the rows inserted into {fg!r} hold "
-                "time-zone-naive timestamps: fti took them as UTC. Give them a zone to say so "
-                "(pandas: .dt.tz_localize('UTC'))"
-            ),
-            stacklevel=5,  # the caller of FeatureGroup.insert
-        )
 
 
 def merge_reports(reports: Sequence[ValidationReport]) -> ValidationReport:

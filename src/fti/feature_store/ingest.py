@@ -93,16 +93,8 @@ def insert(fg: FeatureGroup, data: Any) -> Commit | None:
     if features is None:
         features = infer_features(data)
         fg._check_features(features)
-    naive = naive_timestamp_columns(data, features)
-    if naive:
-        warnings.warn(
-            NaiveTimestampWarning(
-                f"column(s) {', '.join(map(repr, naive))} of the rows inserted into {fg!r} hold "
-                "time-zone-naive timestamps: fti took them as UTC. Give them a zone to say so "
-                "(pandas: .dt.tz_localize('UTC'))"
-            ),
-            stacklevel=4,  # the caller of FeatureGroup.insert (through LocalEngine.insert)
-        )
+    # 4: the caller of FeatureGroup.insert (through LocalEngine.insert).
+    warn_naive(fg, naive_timestamp_columns(data, features), stacklevel=4)
     table = coerce(data, features)
     limits: InsertLimits = fg._store._limits
     check_value_sizes(table, features, limits.value_bytes)
@@ -150,6 +142,21 @@ def insert(fg: FeatureGroup, data: Any) -> Commit | None:
     # decided from the commit id alone, and never failing the insert (a failure is logged).
     maintenance.after_insert(fg, commit_id)
     return commit
+
+
+def warn_naive(fg: FeatureGroup, naive: list[str], *, stacklevel: int) -> None:
+    """A NaiveTimestampWarning that the columns ``naive`` of rows inserted into ``fg`` held
+    time-zone-naive timestamps, taken as UTC (nothing when there are none); ``stacklevel`` is
+    the one the caller would give :func:`warnings.warn`."""
+    if naive:
+        warnings.warn(
+            NaiveTimestampWarning(
+                f"column(s) {', '.join(map(repr, naive))} of the rows inserted into {fg!r} hold "
+                "time-zone-naive timestamps: fti took them as UTC. Give them a zone to say so "
+                "(pandas: .dt.tz_localize('UTC'))"
+            ),
+            stacklevel=stacklevel + 1,
+        )
 
 
 def add_on_demand(fg: GroupShape, table: pa.Table) -> pa.Table:
