@@ -6,10 +6,8 @@ Stores: the offline store on S3 (moto), metadata on PostgreSQL, online on Redis.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ import fti
 from fti.engines.ray import RayEngine
 from fti.errors import EngineError
 from fti.feature_store.training_data import SPLIT_COLUMN
+from support.dying_worker import dying_opener
 
 # Ray Data's own context warns about its own deprecated option when it is first made.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
@@ -275,32 +274,13 @@ def test_batch_predict_on_ray_scores_as_local_in_one_commit(ray_project: fti.Pro
     assert [c.rows for c in predictions.commits()] == [len(ray)]
 
 
-@dataclass(frozen=True)
-class DyingOpener:
-    """Opens the offline store on a worker, killing the worker first: once (a marker file
-    remembers it), or on every attempt."""
-
-    open_offline: Callable[[], Any]
-    marker: str
-    always: bool = False
-
-    def __call__(self) -> Any:
-        if self.always or not os.path.exists(self.marker):
-            Path(self.marker).touch()
-            os._exit(1)
-        return self.open_offline()
-
-
 @pytest.fixture
 def dying(ray_project: fti.Project) -> Callable[..., RayEngine]:
     """Makes the project's ray engine one whose workers die opening the store."""
-    import ray
-
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
     def make(marker: Path, always: bool, retries: int) -> RayEngine:
         opener = ray_project.engine("ray")._open_offline  # type: ignore[attr-defined]
-        engine = RayEngine(DyingOpener(opener, str(marker), always), "", 2, max_retries=retries)
+        engine = RayEngine(dying_opener(opener, marker, always), "", 2, max_retries=retries)
         ray_project._engines["ray"] = engine
         return engine
 

@@ -9,10 +9,7 @@ online store; one test on the S3 server (moto), PostgreSQL and Redis.
 from __future__ import annotations
 
 import math
-import os
-import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ import pytest
 import fti
 from fti.engines.ray import RayEngine
 from fti.errors import DataValidationError, EngineError, SchemaError, StoreError
+from support.dying_worker import dying_opener
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
 
@@ -216,29 +214,10 @@ def test_on_object_storage_postgresql_and_redis(ray_project: fti.Project) -> Non
     assert_same_group(local, ray, list(range(40)))
 
 
-@dataclass(frozen=True)
-class DyingOpener:
-    """Opens the offline store on a worker, killing the worker first: once (a marker file
-    remembers it), or on every attempt."""
-
-    open_offline: Callable[[], Any]
-    marker: str
-    always: bool = False
-
-    def __call__(self) -> Any:
-        if self.always or not os.path.exists(self.marker):
-            Path(self.marker).touch()
-            os._exit(1)
-        return self.open_offline()
-
-
 def dying_engine(project: fti.Project, marker: Path, *, always: bool, retries: int) -> None:
     """Makes the project's ray engine one whose workers die opening the store to write."""
-    import ray
-
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     opener = project.engine("ray")._open_offline  # type: ignore[attr-defined]
-    dying = DyingOpener(opener, str(marker), always)
+    dying = dying_opener(opener, marker, always)
     project._engines["ray"] = RayEngine(dying, "", 3, max_retries=retries)
 
 
