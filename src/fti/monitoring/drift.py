@@ -362,13 +362,12 @@ class NumericWindow:
     @classmethod
     def of(cls, values: FloatArray, grid: FloatArray) -> NumericWindow:
         """The summary of one partition's values (null as NaN)."""
-        nulls = int(np.count_nonzero(np.isnan(values)))
-        b = np.sort(values)[: values.size - nulls]
+        b = _sorted_non_null(values)
         with np.errstate(all="ignore"):
             mean = float(np.mean(b)) if b.size else math.nan
         return cls(
             values.size,
-            nulls,
+            values.size - b.size,
             mean,
             grid,
             np.searchsorted(b, grid, side="right").astype(np.int64),
@@ -488,8 +487,7 @@ def window_plan(
         if kind == "categorical":
             plan[name] = None
             continue
-        values = ref.numeric(name)
-        a = np.sort(values)[: values.size - int(np.count_nonzero(np.isnan(values)))]
+        a = _sorted_non_null(ref.numeric(name))
         cuts = _cuts(a, bins)[0] if a.size else np.zeros(0)
         plan[name] = np.unique(np.concatenate([a, cuts]))
     return plan
@@ -547,9 +545,9 @@ def compute_drift_of_window(
         if isinstance(summary, NumericWindow):
             kind = "numeric"
             values = ref.numeric(name)
-            nulls = int(np.count_nonzero(np.isnan(values)))
-            a = np.sort(values)[: values.size - nulls]
-            metrics, histogram = _numeric_metrics(a, values.size, summary, bins)
+            metrics, histogram = _numeric_metrics(
+                _sorted_non_null(values), values.size, summary, bins
+            )
         else:
             kind = "categorical"
             metrics, histogram = _categorical_drift(ref.categories(name), summary.categories())
@@ -755,12 +753,14 @@ class _Sorted:
 def _numeric_drift(
     reference: FloatArray, current: FloatArray, bins: int
 ) -> tuple[dict[str, float | None], Histogram | None]:
-    # np.sort puts NaN last: the non-null values are the sorted prefix, no masking copy needed.
-    ref_nulls = int(np.count_nonzero(np.isnan(reference)))
-    cur_nulls = int(np.count_nonzero(np.isnan(current)))
-    a = np.sort(reference)[: reference.size - ref_nulls]
-    b = np.sort(current)[: current.size - cur_nulls]
+    a, b = _sorted_non_null(reference), _sorted_non_null(current)
     return _numeric_metrics(a, reference.size, _Sorted(b, current.size), bins)
+
+
+def _sorted_non_null(values: FloatArray) -> FloatArray:
+    """The non-null (non-NaN) ``values``, sorted."""
+    # np.sort puts NaN last: the non-null values are the sorted prefix, no masking copy needed.
+    return np.sort(values)[: values.size - int(np.count_nonzero(np.isnan(values)))]
 
 
 def _numeric_metrics(
