@@ -12,6 +12,7 @@ routes depend on ``requires(Access.X)`` and read the stores from ``Platform``
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -93,6 +94,10 @@ def create_platform_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # What is loaded by now (modules, the app) lives as long as the server: keep it out of
+        # the cyclic GC, as the prediction server does (a full pass over it stalls a request).
+        gc.collect()
+        gc.freeze()
         yield
         pages.close()
         stores.close()
