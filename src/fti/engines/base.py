@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 class Engine(Protocol):
     """Runs point-in-time plans and inserts; every engine gives the same rows, values and
-    order, and leaves the same tables, statistics and online rows."""
+    order, and leaves the same tables and online rows, and the same statistics up to
+    floating-point rounding and distinct-count estimates."""
 
     name: str
 
