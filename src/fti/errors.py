@@ -115,7 +115,8 @@ class DataValidationError(FtiError):
 
 
 class ExpectationError(FtiError):
-    """Expectations cannot be stored with a group (e.g. a custom, unserializable check)."""
+    """Expectations cannot be stored with a group (e.g. a custom, unserializable check), or
+    cannot be checked where asked (a check of the whole batch on the ray engine)."""
 
     code = "invalid_expectation"
     http_status = 422

@@ -21,7 +21,13 @@ import pytest
 
 import fti
 from fti.engines.ray import RayEngine
-from fti.errors import DataValidationError, EngineError, SchemaError, StoreError
+from fti.errors import (
+    DataValidationError,
+    EngineError,
+    ExpectationError,
+    SchemaError,
+    StoreError,
+)
 from support.dying_worker import dying_opener
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
@@ -185,6 +191,26 @@ def test_a_batch_failing_on_one_worker_writes_nothing(project: fti.Project, fail
     pd.testing.assert_frame_equal(fg.read(), before)
     assert table_files(project, fg) == files
     assert fg.read_online([{"id": k} for k in range(50)], return_type="list") == online
+
+
+def test_expectations_judging_the_whole_batch_are_refused_before_any_work(
+    project: fti.Project,
+) -> None:
+    import pandera.pandas as pandera
+
+    whole = pandera.DataFrameSchema({"name": pandera.Column(str, unique=True, nullable=True)})
+    fg = create(project, "whole", expectations=whole)
+    with pytest.raises(ExpectationError, match=r"column 'name': unique.*engine='local'"):
+        fg.insert(batch(13, 200, 30), engine="ray")
+    assert fg.commits() == []
+    # unique over columns holding the primary key is decided within a key partition.
+    keyed = pandera.DataFrameSchema(unique=["id", "ts"])
+    data = batch(14, 300, 40)
+    local_group = create(project, "keyed_local", expectations=keyed)
+    ray_group = create(project, "keyed", expectations=keyed)
+    local_group.insert(data, engine="local")
+    ray_group.insert(data, engine="ray")
+    assert_same_group(local_group, ray_group, list(range(40)))
 
 
 def ray_dataset(table: pa.Table, rows: int) -> Any:

@@ -25,6 +25,7 @@ from fti.feature_store.validation import (
     deserialize_expectations,
     serialize_expectations,
     validate,
+    whole_batch_checks,
 )
 
 UTC = dt.UTC
@@ -643,3 +644,31 @@ def test_one_million_rows(failing: bool, record_property: Any) -> None:
     if failing:
         assert _failure(report, "price", "greater").failed_rows == n // 100
         assert _failure(report, "color", "isin").failed_rows == n // 4
+
+
+@pytest.mark.parametrize(
+    ("schema", "whole"),
+    [
+        (
+            DataFrameSchema({"v": Column(float, Check.ge(0)), "s": Column(str, Check.isin(["a"]))}),
+            [],
+        ),
+        (DataFrameSchema(checks=[Check.le(10)]), []),
+        (DataFrameSchema({"id": Column(int, unique=True)}), []),
+        (DataFrameSchema(unique=["id", "ts"]), []),
+        (DataFrameSchema(unique=["ts", "id", "v"]), []),
+        (DataFrameSchema({"v": Column(float, unique=True)}), ["column 'v': unique"]),
+        (DataFrameSchema(unique=["ts"]), ["the frame-level checks: unique=['ts']"]),
+        (
+            DataFrameSchema({"v": Column(int, Check.unique_values_eq([1, 2]))}),
+            ["column 'v': check 'unique_values_eq'"],
+        ),
+    ],
+)
+def test_whole_batch_checks_are_those_a_key_partition_cannot_decide(
+    schema: DataFrameSchema, whole: list[str]
+) -> None:
+    assert whole_batch_checks(schema, ["id"]) == whole
+    if schema.columns.get("id") is not None:
+        # unique of one column of a two-column key: rows of other keys share its values.
+        assert whole_batch_checks(schema, ["id", "ts"]) == ["column 'id': unique"]

@@ -23,8 +23,9 @@ A row with the primary key and event time of a stored row replaces it, as the lo
 A job that fails (an fti error of a task as itself, a dead worker after Ray's retries as an
 EngineError) deletes the files it wrote: they never were part of the table (but for a commit
 that failed in a way that may have landed: its files stay, ADR 0017). Expectations are checked
-per partition: exact for checks of single rows and of the primary key; one judging the whole
-batch (``unique`` on other columns, a column's mean) judges each partition instead.
+per partition, which is exact for checks of single rows and for ``unique`` over columns that
+hold the primary key; an insert whose expectations judge the whole batch otherwise (``unique``
+of other columns, ``unique_values_eq``) is refused with ExpectationError before any work.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import pyarrow.compute as pc
 from fti import duckdb_database
 from fti.engines.ray import _cpus, _q, _store
 from fti.engines.ray_statistics import statistics_on_ray
-from fti.errors import ConfigError, StoreError
+from fti.errors import ConfigError, ExpectationError, StoreError
 from fti.feature_store import maintenance
 from fti.feature_store.ingest import (
     Commit,
@@ -67,6 +68,7 @@ from fti.feature_store.validation import (
     check_report,
     deserialize_expectations,
     validate,
+    whole_batch_checks,
 )
 from fti.stores.offline.delta import DeltaOfflineStore
 from fti.stores.offline.delta_files import (
@@ -158,6 +160,7 @@ def insert(engine: RayEngine, fg: FeatureGroup, data: Any) -> Commit | None:
         fg._body.get("expectations"),
         on_demand,
     )
+    _refuse_whole_batch_checks(fg)
     count = engine._partitions or _cpus(ray)
     tasks = _Tasks(ray, engine._max_retries)
     prepared = [
@@ -343,6 +346,20 @@ def _blocks(ray: Any, data: Any) -> tuple[list[Any], pa.Table]:
 
 def _empty(block: pa.Table) -> pa.Table:
     return to_arrow(block).slice(0, 0)
+
+
+def _refuse_whole_batch_checks(fg: FeatureGroup) -> None:
+    """ExpectationError, before any work, for expectations a key partition cannot decide."""
+    text = fg._body.get("expectations")
+    if text is None:
+        return
+    whole = whole_batch_checks(deserialize_expectations(text), fg.primary_key)
+    if whole:
+        raise ExpectationError(
+            f"feature group {fg.name!r}: the ray engine checks expectations one primary-key "
+            f"partition at a time, and these judge the whole batch: {'; '.join(whole)}. "
+            "Insert with engine='local'."
+        )
 
 
 def merge_reports(reports: Sequence[ValidationReport]) -> ValidationReport:

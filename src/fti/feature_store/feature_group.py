@@ -156,10 +156,10 @@ class FeatureGroup:
         ``engine`` (``"local"``, ``"ray"``; the project's when None) runs the coercion,
         checks and file writing; every engine leaves the same rows and online rows, in one
         commit, and the same statistics (but for a mean's last bits and, on large tables,
-        distinct counts that are estimates either way); on ``"ray"``, an expectation on the
-        whole batch (a column's mean, ``unique`` of a non-key column) judges each partition.
-        Returns the commit, or None when ``data`` has no rows. Raises SchemaError or
-        DataValidationError, writing nothing, when the data does not fit.
+        distinct counts that are estimates either way). Returns the commit, or None when
+        ``data`` has no rows. Raises SchemaError or DataValidationError, writing nothing, when
+        the data does not fit; on ``"ray"``, ExpectationError for expectations that judge the
+        whole batch (``unique`` of columns without the whole primary key, ``unique_values_eq``).
         """
         commit = self._store.engine(engine).insert(self, data)
         if commit is not None:

@@ -46,6 +46,7 @@ __all__ = [
     "deserialize_expectations",
     "serialize_expectations",
     "validate",
+    "whole_batch_checks",
 ]
 
 VALIDATION_MODES = ("strict", "warn")
@@ -61,6 +62,25 @@ _BUILT_IN_HINT = (
     "can be stored with a feature group"
 )
 _CHECK_FIELDS = ("name", "arguments", "error message", "ignore_na", "groupby", "groups")
+# Built-in checks whose verdict on a row depends on that row alone.
+_ROW_CHECKS = frozenset(
+    {
+        "equal_to",
+        "not_equal_to",
+        "greater_than",
+        "greater_than_or_equal_to",
+        "less_than",
+        "less_than_or_equal_to",
+        "in_range",
+        "isin",
+        "notin",
+        "str_matches",
+        "str_contains",
+        "str_startswith",
+        "str_endswith",
+        "str_length",
+    }
+)
 
 
 # --- storing expectations -------------------------------------------------------------------
@@ -403,6 +423,28 @@ def check_report(report: ValidationReport, mode: str) -> None:
 
 
 # --- validating ---------------------------------------------------------------------------
+
+
+def whole_batch_checks(schema: DataFrameSchema, primary_key: Iterable[str]) -> list[str]:
+    """The expectations of ``schema`` that judge rows of different primary keys together
+    (``unique`` over columns that do not hold the whole primary key, ``unique_values_eq``):
+    what checking the rows of one key partition at a time cannot decide."""
+    key = set(primary_key)
+    found = [
+        f"{where}: check {check.name!r}"
+        for where, checks in _checks_by_place(schema).items()
+        for check in checks
+        if check.registry_name not in _ROW_CHECKS
+    ]
+    found += [
+        f"column {name!r}: unique"
+        for name, column in schema.columns.items()
+        if column.unique and not key <= {name}
+    ]
+    unique = [schema.unique] if isinstance(schema.unique, str) else schema.unique or []
+    if unique and not key <= set(unique):
+        found.append(f"the frame-level checks: unique={list(unique)!r}")
+    return found
 
 
 def validate(table: pa.Table, schema: DataFrameSchema) -> ValidationReport:
