@@ -17,7 +17,9 @@ import fti
 from fti.cli.main import app
 from fti.errors import NotFoundError, PermissionDeniedError, StoreError, UnauthenticatedError
 from fti.server.platform.deps import Platform
+from fti.stores.server_client import ServerClient
 from support.remote_stores import LiveServer, server_settings
+from support.tcp_proxy import proxied
 
 ROWS = pd.DataFrame(
     {
@@ -159,3 +161,53 @@ def test_documents_over_the_json_limit_are_stored(team: tuple[str, dict[str, str
         assert (
             store.records("feature_group", "p", "wide", made.version, "statistics")[0].body == body
         )
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "refused"),
+    [
+        ("olga", "/api/v1/projects/p", None),
+        ("olga", "/api/v1/projects/p/online/p__nope__v1/watermark", None),
+        ("wrong", "/api/v1/projects/p", UnauthenticatedError),
+        ("otto", "/api/v1/projects/p", PermissionDeniedError),
+        ("olga", "/api/v1/projects/p/models/nope", NotFoundError),
+    ],
+)
+def test_the_serving_read_answers_as_any_request(
+    team: tuple[str, dict[str, str]], who: str, path: str, refused: type[Exception] | None
+) -> None:
+    url, keys = team
+    key = keys.get(who, "fti_not_a_key")
+    client = ServerClient(url, key)
+    try:
+        if refused is None:
+            assert client.get(path) == client.request("GET", path).content
+            return
+        with pytest.raises(refused) as by_get:
+            client.get(path)
+        with pytest.raises(refused) as by_request:
+            client.request("GET", path)
+        assert str(by_get.value) == str(by_request.value)
+        assert key not in str(by_get.value)
+    finally:
+        client.close()
+
+
+def test_the_serving_read_survives_a_dropped_connection_and_names_a_cut_one(
+    team: tuple[str, dict[str, str]],
+) -> None:
+    url, keys = team
+    with proxied(url) as proxy:
+        client = ServerClient(proxy.url, keys["olga"])
+        try:
+            first = client.get("/api/v1/projects/p")
+            proxy.cut()
+            proxy.restore()
+            # The kept-alive connection was dropped: the read goes again on a new one.
+            assert client.get("/api/v1/projects/p") == first
+            assert proxy.connections == 2
+            proxy.cut()
+            with pytest.raises(StoreError, match=f"cannot reach the fti server at {proxy.url}"):
+                client.get("/api/v1/projects/p")
+        finally:
+            client.close()

@@ -59,12 +59,11 @@ class RemoteOnlineStore:
             # The query quoted here: httpx's merging of params costs more than the read.
             url = path + quote(query, safe="")
             if len(batch) > ARROW_ANSWER_KEYS:
-                answer = self.client.request("GET", url, headers={"Accept": ARROW_STREAM})
-                found = read_stream(answer.content, ONLINE_VALUES, "online values")
+                answer = self.client.get(url, accept=ARROW_STREAM)
+                found = read_stream(answer, ONLINE_VALUES, "online values")
                 values.extend(found.column("value").to_pylist())
                 continue
-            answer = self.client.request("GET", url)
-            values.extend(_values(answer.content, len(batch)))
+            values.extend(_values(self.client.get(url), len(batch)))
         return values
 
     def watermark(self, table: str) -> int:
