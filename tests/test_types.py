@@ -679,3 +679,17 @@ def test_float64_to_float64_is_identity(values: np.ndarray) -> None:
         assert [math.copysign(1, v) for v in column.to_pylist() if v is not None] == [
             math.copysign(1, v) for v in expected if v is not None
         ]
+
+
+def test_a_source_of_an_arrow_stream_is_read_whole_and_checked() -> None:
+    import duckdb
+
+    relation = duckdb.sql("SELECT range AS id, 'x' || range AS name FROM range(5)")
+    assert to_arrow(relation).to_pydict() == {
+        "id": [0, 1, 2, 3, 4],
+        "name": ["x0", "x1", "x2", "x3", "x4"],
+    }
+    # Invalid UTF-8 from a stream is refused like that of a pyarrow Table.
+    bad = pa.table({"s": pa.array([b"\xff"], pa.binary()).cast(pa.string(), safe=False)})
+    with pytest.raises(SchemaError, match="'s'"):
+        to_arrow(pa.RecordBatchReader.from_batches(bad.schema, bad.to_batches()))

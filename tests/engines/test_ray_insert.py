@@ -135,6 +135,23 @@ def test_every_source_kind_gives_the_same_table(project: fti.Project) -> None:
         assert_same_group(local, group, list(range(50)))
 
 
+def test_a_stream_of_arrow_batches_is_inserted_a_block_at_a_time(
+    project: fti.Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = batch(6, 300, 50)
+    local = create(project, "local")
+    local.insert(data, engine="local")
+    table = pa.Table.from_pandas(data, preserve_index=False)
+    # Batches of 50 rows gathered into blocks of 100 on the driver: 3 blocks, in order.
+    monkeypatch.setattr("fti.engines.ray_insert.BLOCK_ROWS", 100)
+    for engine in ("ray", "local"):
+        group = create(project, f"stream_{engine}")
+        group.insert(
+            pa.RecordBatchReader.from_batches(table.schema, table.to_batches(50)), engine=engine
+        )
+        assert_same_group(local, group, list(range(50)))
+
+
 def test_warn_mode_keeps_the_local_report(project: fti.Project) -> None:
     import pandera.pandas as pandera
 

@@ -330,18 +330,40 @@ class _Tasks:
 
 
 def _blocks(ray: Any, data: Any) -> tuple[list[Any], pa.Table]:
-    """Object refs of the source's blocks (a Ray Dataset's, or slices of a frame put in the
-    object store) and an empty table of its columns."""
+    """Object refs of the source's blocks (a Ray Dataset's, blocks of an Arrow stream's
+    batches, or slices of a frame, put in the object store) and an empty table of its
+    columns."""
     if type(data).__module__.startswith("ray.data") and hasattr(data, "to_arrow_refs"):
         refs = list(data.to_arrow_refs())
         if not refs:
             return [], pa.table({})
         return refs, ray.get(ray.remote(_empty).remote(refs[0]))
+    if _streamed(data):
+        # A source of an Arrow stream, by its batches: a block at a time on the driver, not
+        # the whole source.
+        reader = pa.RecordBatchReader.from_stream(data)
+        blocks, pending, rows = [], [], 0
+        for batch in reader:
+            pending.append(batch)
+            rows += batch.num_rows
+            if rows >= BLOCK_ROWS:
+                blocks.append(ray.put(to_arrow(pa.Table.from_batches(pending, reader.schema))))
+                pending, rows = [], 0
+        if pending or not blocks:
+            blocks.append(ray.put(to_arrow(pa.Table.from_batches(pending, reader.schema))))
+        return blocks, reader.schema.empty_table()
     table = to_arrow(data)
     count = max(1, math.ceil(table.num_rows / BLOCK_ROWS))
     step = max(1, math.ceil(table.num_rows / count))
     blocks = [ray.put(table.slice(start, step)) for start in range(0, table.num_rows, step)]
     return blocks or [ray.put(table)], table.slice(0, 0)
+
+
+def _streamed(data: Any) -> bool:
+    """A source read as a stream of Arrow batches, not a frame :func:`~fti.types.to_arrow`
+    converts whole (pandas and polars frames have ``__arrow_c_stream__`` too)."""
+    frames = ("pandas", "polars", "pyarrow")
+    return hasattr(data, "__arrow_c_stream__") and type(data).__module__.split(".")[0] not in frames
 
 
 def _empty(block: pa.Table) -> pa.Table:
