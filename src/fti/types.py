@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fti import arrow_sources
 from fti.errors import SchemaError
 from fti.names import check_name
 
@@ -125,9 +126,9 @@ def infer_features(table: pa.Table) -> list[Feature]:
 
 
 def to_arrow(data: Any) -> pa.Table:
-    """Turn a pandas, polars or pyarrow frame, or any source of an Arrow stream (the Arrow
-    PyCapsule interface: a RecordBatchReader, a DuckDB relation...), into an Arrow table (no
-    type changes yet).
+    """Turn a pandas, polars or pyarrow frame, a Spark DataFrame, or any source of an Arrow
+    stream (the Arrow PyCapsule interface: a RecordBatchReader, a DuckDB relation...), into an
+    Arrow table (no type changes yet).
 
     Raises SchemaError naming the column when a string is not valid Unicode (a lone
     surrogate in Python, invalid UTF-8 in Arrow).
@@ -144,11 +145,11 @@ def to_arrow(data: Any) -> pa.Table:
         if not isinstance(table, pa.Table):
             raise SchemaError("polars could not convert the frame to Arrow")
         return table
-    if hasattr(data, "__arrow_c_stream__"):
-        return _check_utf8(pa.RecordBatchReader.from_stream(data).read_all())
+    if arrow_sources.is_stream_source(data):
+        return _check_utf8(arrow_sources.batches(data).read_all())
     raise SchemaError(
-        f"cannot read a {type(data).__name__}: pass a pandas or polars DataFrame, a pyarrow "
-        "Table or a source of an Arrow stream (__arrow_c_stream__, e.g. a DuckDB relation)"
+        f"cannot read a {type(data).__name__}: pass a pandas, polars or Spark DataFrame, a "
+        "pyarrow Table or a source of an Arrow stream (__arrow_c_stream__)"
     )
 
 

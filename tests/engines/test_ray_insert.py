@@ -9,6 +9,9 @@ online store; one test on the S3 server (moto), PostgreSQL and Redis.
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -150,6 +153,49 @@ def test_a_stream_of_arrow_batches_is_inserted_a_block_at_a_time(
             pa.RecordBatchReader.from_batches(table.schema, table.to_batches(50)), engine=engine
         )
         assert_same_group(local, group, list(range(50)))
+
+
+@pytest.fixture
+def spark(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A local Spark session (its JVM a process of its own)."""
+    if shutil.which("java") is None:
+        message = "no java on PATH: Spark needs Java 17 or newer"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from pyspark.sql import SparkSession
+
+    # Its Python workers import fti (the conversion of their batches): this venv's Python.
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
+    session = (
+        SparkSession.builder.master("local[1]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        # Batches of 50 rows: a partition of the test's frame sends several.
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "50")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+@pytest.mark.slow
+def test_a_spark_dataframe_is_inserted_by_arrow_batches(
+    project: fti.Project, spark: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = batch(7, 300, 50)
+    local = create(project, "local")
+    local.insert(data, engine="local")
+    frame = spark.createDataFrame(pa.Table.from_pandas(data, preserve_index=False))
+    # Batches of 50 rows gathered into blocks of 100 on the driver: 3 blocks, in order.
+    monkeypatch.setattr("fti.engines.ray_insert.BLOCK_ROWS", 100)
+    for engine in ("ray", "local"):
+        group = create(project, f"spark_{engine}")
+        group.insert(frame, engine=engine)
+        assert_same_group(local, group, list(range(50)))
+    empty = create(project, "spark_empty")
+    assert empty.insert(frame.limit(0), engine="ray") is None
+    assert empty.commits() == []
 
 
 def test_warn_mode_keeps_the_local_report(project: fti.Project) -> None:

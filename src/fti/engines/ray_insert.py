@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fti import duckdb_database
+from fti.arrow_sources import batches, is_stream_source
 from fti.engines.ray import _cpus, _q, _store
 from fti.engines.ray_statistics import statistics_on_ray
 from fti.errors import ConfigError, ExpectationError, StoreError
@@ -339,9 +340,9 @@ def _blocks(ray: Any, data: Any) -> tuple[list[Any], pa.Table]:
             return [], pa.table({})
         return refs, ray.get(ray.remote(_empty).remote(refs[0]))
     if _streamed(data):
-        # A source of an Arrow stream, by its batches: a block at a time on the driver, not
-        # the whole source.
-        reader = pa.RecordBatchReader.from_stream(data)
+        # A source of an Arrow stream or a Spark DataFrame, by its batches: a block at a time
+        # on the driver, not the whole source.
+        reader = batches(data)
         blocks, pending, rows = [], [], 0
         for batch in reader:
             pending.append(batch)
@@ -363,7 +364,7 @@ def _streamed(data: Any) -> bool:
     """A source read as a stream of Arrow batches, not a frame :func:`~fti.types.to_arrow`
     converts whole (pandas and polars frames have ``__arrow_c_stream__`` too)."""
     frames = ("pandas", "polars", "pyarrow")
-    return hasattr(data, "__arrow_c_stream__") and type(data).__module__.split(".")[0] not in frames
+    return is_stream_source(data) and type(data).__module__.split(".")[0] not in frames
 
 
 def _empty(block: pa.Table) -> pa.Table:
