@@ -148,8 +148,8 @@ def to_arrow(data: Any) -> pa.Table:
     if arrow_sources.is_stream_source(data):
         return _check_utf8(arrow_sources.batches(data).read_all())
     raise SchemaError(
-        f"cannot read a {type(data).__name__}: pass a pandas, polars or Spark DataFrame, a "
-        "pyarrow Table or a source of an Arrow stream (__arrow_c_stream__)"
+        f"cannot read a {type(data).__name__}: pass a pandas or polars DataFrame, a Spark "
+        "DataFrame, a pyarrow Table or a source of an Arrow stream (__arrow_c_stream__)"
     )
 
 
